@@ -1,0 +1,112 @@
+"""The application factory: ``create_app(settings)`` wires the database, snapshots and routes of one site."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from civiclink import __version__
+from civiclink.audit import service as audit_service
+from civiclink.audit.api import router as audit_router
+from civiclink.cache import Snapshot
+from civiclink.config import Settings
+from civiclink.db import create_db_engine, make_session_factory
+from civiclink.deps import AppState
+from civiclink.errors import DomainError
+from civiclink.i18n import LABELS
+from civiclink.logs import configure_logging
+from civiclink.orgs.api import auth_router, org_router, user_router
+from civiclink.orgs.service import ORG_REVISION, OrgDirectory
+from civiclink.sla.api import router as calendar_router
+from civiclink.sla.service import calendar_snapshot
+from civiclink.workorders.api import router as orders_router
+from civiclink.workorders.api import sla_router
+
+log = logging.getLogger("civiclink")
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = create_db_engine(settings.database_url, echo=settings.database_echo)
+    sessions = make_session_factory(engine)
+    audit_service.install(sessions, site_code=settings.site_code)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        calendar=calendar_snapshot(settings.tz),
+        directory=Snapshot(ORG_REVISION, OrgDirectory.load),
+    )
+
+
+def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
+    configure_logging(settings.log_level)
+    state = state or build_state(settings)
+    site_kind = "12345 政务服务便民热线" if settings.site_role == "hotline" else "110 报警服务台"
+    app = FastAPI(
+        title=f"CivicLink · {settings.site_name}",
+        version=__version__,
+        description=f"{site_kind}（站点 `{settings.site_code}`）。所有接口需先登录：`POST /api/auth/token`。",
+    )
+    app.state.civiclink = state
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(exc.as_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_request: Request, _exc: StaleDataError):
+        return JSONResponse({"detail": "数据已被他人修改，请刷新后重试", "code": "stale_version"}, status_code=409)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError):
+        log.warning("integrity error: %s", type(exc.orig).__name__)
+        return JSONResponse({"detail": "数据冲突（可能是重复提交），请刷新后重试", "code": "conflict"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(_request: Request, exc: OperationalError):
+        log.error("database error: %s", type(exc.orig).__name__)
+        return JSONResponse({"detail": "数据库繁忙，请稍后重试", "code": "unavailable"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "请求格式不正确"}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        return JSONResponse(
+            {
+                "detail": f"{where}：{first.get('msg')}" if where else str(first.get("msg")),
+                "code": "invalid",
+                "field": where or None,
+                "errors": [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg")} for e in errors],
+            },
+            status_code=422,
+        )
+
+    for router in (auth_router, org_router, user_router, orders_router, sla_router, calendar_router, audit_router):
+        app.include_router(router)
+
+    @app.get("/api/health", tags=["系统"], summary="健康检查")
+    def health() -> dict:
+        """Is the site up, and which site is it."""
+        return {"status": "ok", "site": settings.site_code, "role": settings.site_role, "version": __version__}
+
+    @app.get("/api/meta/labels", tags=["系统"], summary="中文标签")
+    def meta_labels() -> dict[str, dict[str, str]]:
+        """The zh-CN labels of every code value (states, actions, channels, roles …)."""
+        return LABELS
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(
+            f"<!doctype html><meta charset=utf-8><title>CivicLink</title>"
+            f"<h1>CivicLink · {settings.site_name}</h1><p>{site_kind}</p>"
+            f'<p><a href="/docs">接口文档 /docs</a></p>'
+        )
+
+    return app

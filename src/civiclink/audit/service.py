@@ -1,0 +1,268 @@
+"""Recording, sealing and verifying audit events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from civiclink.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from civiclink.orgs.roles import Actor
+
+_PENDING = "civiclink.audit_pending"
+_SITE = "civiclink.site_code"
+
+
+@dataclass
+class _Pending:
+    occurred_at: datetime
+    actor: Actor
+    actor_role: str | None
+    action: str
+    entity_type: str
+    entity: Any  # an ORM object (its id may only exist after flush) or None
+    entity_id: int | None
+    entity_ref: str | None
+    from_state: str | None
+    to_state: str | None
+    data: dict
+
+
+def record_event(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity: Any = None,
+    entity_id: int | None = None,
+    entity_ref: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    data: dict | None = None,
+    actor_role: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Queue an audit event in the session's transaction; it is sealed into the chain at commit."""
+    session.info.setdefault(_PENDING, []).append(
+        _Pending(
+            occurred_at=at or datetime.now(UTC),
+            actor=actor,
+            actor_role=actor_role,
+            action=action,
+            entity_type=entity_type,
+            entity=entity,
+            entity_id=entity_id,
+            entity_ref=entity_ref,
+            from_state=from_state,
+            to_state=to_state,
+            data=_jsonable(data or {}),
+        )
+    )
+
+
+def _jsonable(value):
+    """Only JSON-native values go into events, so that the hash is the same after a round trip."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, float):
+        return str(value)
+    return str(value)
+
+
+def canonical(ev: AuditEvent) -> str:
+    return json.dumps(
+        {
+            "seq": ev.seq,
+            "occurred_at": ev.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "site": ev.site_code,
+            "actor_id": ev.actor_id,
+            "actor_name": ev.actor_name,
+            "actor_role": ev.actor_role,
+            "actor_unit": ev.actor_unit,
+            "action": ev.action,
+            "entity_type": ev.entity_type,
+            "entity_id": ev.entity_id,
+            "entity_ref": ev.entity_ref,
+            "from_state": ev.from_state,
+            "to_state": ev.to_state,
+            "data": ev.data,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def compute_hash(ev: AuditEvent, prev_hash: str) -> str:
+    return hashlib.sha256((prev_hash + canonical(ev)).encode("utf-8")).hexdigest()
+
+
+def pending_count(session: Session) -> int:
+    return len(session.info.get(_PENDING, ()))
+
+
+def truncate_pending(session: Session, mark: int) -> None:
+    """Forget events queued after ``mark`` (a savepoint was rolled back)."""
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        del pending[mark:]
+
+
+def discard_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _seal(session: Session) -> None:
+    pending: list[_Pending] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    session.flush()  # new entities get their ids
+    site_code = session.info.get(_SITE, "local")
+    # The head row is locked last and held only until commit: concurrent writers queue here, and every
+    # other lock they take (order rows, counters) is taken before it, so there is no lock-order inversion.
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    seq, prev = head.last_seq, head.last_hash
+    for p in pending:
+        seq += 1
+        entity_id = p.entity_id
+        if entity_id is None and p.entity is not None:
+            entity_id = p.entity.id
+        entity_ref = p.entity_ref
+        if entity_ref is None and p.entity is not None:
+            entity_ref = getattr(p.entity, "audit_ref", None)
+        ev = AuditEvent(
+            seq=seq,
+            occurred_at=p.occurred_at.astimezone(UTC),
+            site_code=site_code,
+            actor_id=p.actor.user_id,
+            actor_name=p.actor.username,
+            actor_role=p.actor_role,
+            actor_unit=p.actor.unit_code,
+            action=p.action,
+            entity_type=p.entity_type,
+            entity_id=entity_id,
+            entity_ref=entity_ref,
+            from_state=p.from_state,
+            to_state=p.to_state,
+            data=p.data,
+            prev_hash=prev,
+        )
+        ev.hash = compute_hash(ev, prev)
+        prev = ev.hash
+        session.add(ev)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=prev))
+
+
+def install(factory: sessionmaker[Session], *, site_code: str) -> None:
+    """Seal queued events in every transaction of sessions made by ``factory``."""
+
+    @event.listens_for(factory, "before_commit")
+    def _before_commit(session: Session) -> None:
+        session.info[_SITE] = site_code
+        _seal(session)
+
+    @event.listens_for(factory, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        discard_pending(session)
+
+    @event.listens_for(factory, "after_begin")
+    def _after_begin(session: Session, _tx, _conn) -> None:
+        session.info[_SITE] = site_code
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    last_seq: int
+    problem: str | None = None
+    bad_seq: int | None = None
+    bad_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "last_seq": self.last_seq,
+            "problem": self.problem,
+            "bad_seq": self.bad_seq,
+            "bad_id": self.bad_id,
+        }
+
+
+def verify_chain(session: Session, *, progress=None) -> VerifyResult:
+    """Walk the chain in seq order; report OK or the first event that was altered, removed or reordered."""
+    head = session.get(AuditHead, 1)
+    expected_seq, expected_prev, checked = 1, GENESIS_HASH, 0
+    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=5000))
+    for ev in rows.scalars():
+        problem = None
+        own_hash_ok = compute_hash(ev, ev.prev_hash) == ev.hash
+        if ev.seq != expected_seq:
+            problem = (
+                f"缺少事件：应为第 {expected_seq} 号，实际为第 {ev.seq} 号（事件被删除）"
+                if ev.seq > expected_seq
+                else f"事件序号重复或倒退：第 {ev.seq} 号出现在第 {expected_seq} 号的位置"
+            )
+        elif ev.prev_hash != expected_prev:
+            # Where did this row sit originally? Its prev_hash is the hash of its original predecessor.
+            origin = session.execute(
+                select(AuditEvent.seq).where(AuditEvent.hash == ev.prev_hash).limit(1)
+            ).scalar_one_or_none()
+            if origin is not None:
+                problem = f"第 {ev.seq} 号位置上的事件原本在第 {origin + 1} 号（事件顺序被调换）"
+            elif own_hash_ok:
+                problem = f"第 {ev.seq} 号事件与前一事件不衔接（前面的事件被删除）"
+            else:
+                problem = f"第 {ev.seq} 号事件内容被篡改（哈希不符）"
+        elif not own_hash_ok:
+            problem = f"第 {ev.seq} 号事件内容被篡改（哈希不符）"
+        if problem:
+            return VerifyResult(False, checked, expected_seq - 1, problem, ev.seq, ev.id)
+        checked += 1
+        expected_prev = ev.hash
+        expected_seq += 1
+        if progress is not None:
+            progress(1)
+    last = expected_seq - 1
+    if head is None:
+        if checked:
+            return VerifyResult(False, checked, last, "审计链头记录缺失")
+        return VerifyResult(True, 0, 0)
+    if head.last_seq != last or head.last_hash != expected_prev:
+        if head.last_seq > last:
+            return VerifyResult(
+                False, checked, last, f"链尾缺少事件：链头记录到第 {head.last_seq} 号，实际只到第 {last} 号",
+                last + 1, None,
+            )
+        return VerifyResult(False, checked, last, "链头与最后一个事件不符（链尾被改动）", last, None)
+    return VerifyResult(True, checked, last)
+
+
+def events_for(session: Session, *, entity_type: str, entity_ids: Iterable[int]) -> list[AuditEvent]:
+    ids = list(entity_ids)
+    if not ids:
+        return []
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(ids))
+        .order_by(AuditEvent.seq)
+    )
+    return list(session.execute(stmt).scalars())

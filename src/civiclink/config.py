@@ -1,0 +1,185 @@
+"""Settings: built once by ``get_settings()`` and passed into ``create_app(settings)``; never read at import time."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "changethis"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Limit(BaseModel):
+    """A stage time limit: a number of Chinese working days, or of clock hours or minutes.
+
+    Written in configuration as ``"5wd"`` (5 working days), ``"2h"`` (2 hours) or ``"30min"``.
+    """
+
+    amount: int = Field(gt=0)
+    unit: Literal["wd", "h", "min"]
+
+    @classmethod
+    def parse(cls, text: str | Limit) -> Limit:
+        if isinstance(text, Limit):
+            return text
+        text = str(text).strip().lower()
+        for unit in ("wd", "min", "h"):
+            if text.endswith(unit) and text[: -len(unit)].isdigit():
+                return cls(amount=int(text[: -len(unit)]), unit=unit)
+        raise ValueError(f"时限格式错误：{text!r}（应为 '5wd' 表示 5 个工作日、'2h' 表示 2 小时或 '30min' 表示 30 分钟）")
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.amount}{ {'wd': '个工作日', 'h': '小时', 'min': '分钟'}[self.unit] }"
+
+    @property
+    def seconds(self) -> int:
+        """Length on the clock's own axis: working-day seconds for "wd", wall-clock seconds otherwise."""
+        return self.amount * {"wd": 86400, "h": 3600, "min": 60}[self.unit]
+
+
+class StageLimits(BaseModel):
+    """Limits of one stage: by urgency first (urgent/emergency override), then by request type, then default."""
+
+    default: Limit
+    by_request_type: dict[str, Limit] = Field(default_factory=dict)
+    by_urgency: dict[str, Limit] = Field(default_factory=dict)
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _parse_default(cls, v):
+        return Limit.parse(v)
+
+    @field_validator("by_request_type", "by_urgency", mode="before")
+    @classmethod
+    def _parse_map(cls, v):
+        return {k: Limit.parse(x) for k, x in (v or {}).items()}
+
+    def for_order(self, *, request_type: str, urgency: str) -> Limit:
+        if urgency in self.by_urgency:
+            return self.by_urgency[urgency]
+        return self.by_request_type.get(request_type, self.default)
+
+
+def _default_sla() -> dict[str, StageLimits]:
+    # R-608 [INF] suggested defaults: 紧急 ≤ 2 h, 时效性 (urgent) ≤ 24 h, 咨询 2 working days,
+    # 求助/建议 5–10 working days, 投诉/举报 15 working days; 签收 within 1 working day (S36 plnmw);
+    # 回访 on the day after the reply (R-611), i.e. 1 working day.
+    # 派单 (dispatch) is the hotline's own clock: from 受理 to dispatch.
+    return {
+        "dispatch": StageLimits(default="1wd", by_urgency={"emergency": "30min", "urgent": "2h"}),
+        "sign": StageLimits(default="1wd", by_urgency={"emergency": "1h", "urgent": "4h"}),
+        "handle": StageLimits(
+            default="10wd",
+            by_request_type={
+                "consultation": "2wd",
+                "help": "5wd",
+                "suggestion": "10wd",
+                "complaint": "15wd",
+                "report": "15wd",
+            },
+            by_urgency={"emergency": "2h", "urgent": "24h"},
+        ),
+        "callback": StageLimits(default="1wd"),
+    }
+
+
+class SlaSettings(BaseModel):
+    """Per-stage clocks (R-608, R-1009): limits, the yellow-warning share, the 退单 window (R-612)."""
+
+    yellow_share: float = Field(default=0.75, gt=0, lt=1)
+    stages: dict[Literal["dispatch", "sign", "handle", "callback"], StageLimits] = Field(default_factory=_default_sla)
+    return_window: Limit = Field(default_factory=lambda: Limit.parse("1wd"))
+    max_extension: Limit = Field(default_factory=lambda: Limit.parse("15wd"))
+
+    @field_validator("return_window", "max_extension", mode="before")
+    @classmethod
+    def _parse_limit(cls, v):
+        return Limit.parse(v)
+
+    @model_validator(mode="after")
+    def _all_stages(self):
+        missing = {"dispatch", "sign", "handle", "callback"} - set(self.stages)
+        if missing:
+            defaults = _default_sla()
+            for stage in missing:
+                self.stages[stage] = defaults[stage]
+        return self
+
+    @classmethod
+    def from_file(cls, path: Path) -> SlaSettings:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return cls.model_validate(data)
+
+
+class PeerSettings(BaseModel):
+    """Another site this one exchanges with (the same-level 110 or 12345)."""
+
+    site_code: str
+    base_url: str
+    secret: SecretStr
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CIVICLINK_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["local", "test", "production"] = "local"
+    site_role: Literal["hotline", "police"] = "hotline"
+    site_code: str = "nt-12345"
+    site_name: str = "南通市12345政务服务便民热线"
+    site_level: Literal["city", "county"] = "city"
+    database_url: str = "sqlite:///var/civiclink.db"
+    database_echo: bool = False
+    timezone: str = "Asia/Shanghai"
+    number_prefix: str = "NT"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    token_ttl_hours: int = Field(default=12, gt=0)
+    org_file: Path | None = None
+    sla_file: Path | None = None
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+    peers: list[PeerSettings] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _load_sla_file(self):
+        if self.sla_file is not None:
+            self.sla = SlaSettings.from_file(self.sla_file)
+        return self
+
+    @model_validator(mode="after")
+    def _enforce_non_default_secrets(self):
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            message = "CIVICLINK_SECRET_KEY is still 'changethis'; set a real secret outside local/test."
+            if self.environment == "production":
+                raise ValueError(message)
+            warnings.warn(message, stacklevel=1)
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token_ttl(self) -> timedelta:
+        return timedelta(hours=self.token_ttl_hours)
+
+    @property
+    def resolved_org_file(self) -> Path:
+        return self.org_file or PACKAGE_DIR / "orgs" / "data" / "nantong.yaml"
+
+
+def get_settings(**overrides) -> Settings:
+    """Build settings from the environment (and ``.env``), with explicit overrides on top."""
+    return Settings(**overrides)

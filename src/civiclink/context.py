@@ -1,0 +1,25 @@
+"""What an action needs besides its arguments: the session, the settings, the calendar and org snapshots,
+and the time ("now" is passed in, so that imports, the demo seeder and tests can act at any moment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from civiclink.config import Settings
+from civiclink.orgs.service import OrgDirectory
+from civiclink.sla.calendar import WorkCalendar
+
+
+@dataclass
+class Ctx:
+    session: Session
+    settings: Settings
+    calendar: WorkCalendar
+    directory: OrgDirectory
+    now: datetime
+
+    def at(self, moment: datetime) -> Ctx:
+        return Ctx(self.session, self.settings, self.calendar, self.directory, moment)

@@ -1,0 +1,7 @@
+"""Import every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from civiclink.audit import models as audit_models  # noqa: F401
+from civiclink.cache import Revision  # noqa: F401
+from civiclink.orgs import models as org_models  # noqa: F401
+from civiclink.sla import models as sla_models  # noqa: F401
+from civiclink.workorders import models as workorder_models  # noqa: F401

@@ -1,0 +1,259 @@
+"""Pydantic schemas of the 工单 API: OrderCreate / OrderRead / OrderPage and one body per action."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from civiclink.config import Limit
+from civiclink.workorders.models import Channel, RequestType, Satisfaction, Urgency
+from civiclink.workorders.states import Action, State
+
+Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
+
+
+class Caller(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+    # GB/T 33358: if the caller asks, the order is handled confidentially (R-507).
+    confidential: bool = False
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v):
+        if v in (None, ""):
+            return None
+        if not PHONE_RE.match(v):
+            raise ValueError("电话号码格式不正确")
+        return v.replace(" ", "").replace("-", "")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return v or None
+
+
+# Properties to receive on registration (登记).
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    caller: Caller = Field(default_factory=Caller)
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+    request_type: RequestType
+    category: str | None = Field(default=None, description="诉求分类编码，如 cxjs.wygl")
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    place: str | None = Field(default=None, description="属地单位编码；不填则按地址解析")
+    urgency: Urgency = Urgency.NORMAL
+    submit: bool = Field(default=True, description="登记后直接提交派单；false 则保存为已登记")
+    intake_answer: LongText | None = Field(default=None, description="直接办结：话务员当场答复的内容（仅咨询类）")
+
+
+class ClockRead(BaseModel):
+    stage: str
+    round: int
+    color: Literal["green", "yellow", "red", "paused", "done"]
+    color_label: str
+    used_share: float
+    due_at: datetime | None
+    limit: str
+    provisional: bool
+    breached: bool
+
+
+class UnitRef(BaseModel):
+    code: str
+    name: str
+
+
+class OrderSummary(BaseModel):
+    number: str
+    version: int
+    state: State
+    state_label: str
+    channel: Channel
+    request_type: RequestType
+    urgency: Urgency
+    title: str
+    category: str | None
+    category_name: str | None
+    place: UnitRef | None
+    handling_unit: UnitRef | None
+    registered_at: datetime
+    closed_at: datetime | None
+    is_demo: bool
+    clocks: list[ClockRead] = Field(default_factory=list)
+
+
+class OrderRead(OrderSummary):
+    content: str
+    address: str | None
+    caller_name: str | None
+    caller_phone: str | None
+    caller_confidential: bool
+    pii_masked: bool
+    owner_unit: UnitRef | None
+    suggested_unit: UnitRef | None
+    dispatch_round: int
+    return_count: int
+    reopen_count: int
+    extension_count: int
+    urge_count: int
+    supervise_count: int
+    supervised: bool
+    duplicate_count: int
+    merged_into: str | None
+    waiting_on_citizen: bool
+    intake_answer: str | None
+    reply_content: str | None
+    replied_at: datetime | None
+    satisfaction: Satisfaction | None
+    close_reason: str | None
+    allowed_actions: list[Action]
+
+
+class OrderPage(BaseModel):
+    total: int
+    items: list[OrderSummary]
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    at: datetime
+    action: str
+    action_label: str
+    actor: str
+    actor_role: str | None
+    actor_role_label: str | None
+    actor_unit: str | None
+    from_state: str | None
+    to_state: str | None
+    data: dict
+
+
+class WarningRead(BaseModel):
+    number: str
+    title: str
+    state: State
+    state_label: str
+    handling_unit: UnitRef | None
+    stage: str
+    stage_label: str
+    color: Literal["yellow", "red"]
+    due_at: datetime
+    overdue_hours: float
+
+
+# -- action bodies -------------------------------------------------------------------------------------------
+
+
+class Versioned(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(description="您看到的工单版本；与当前版本不符时返回 409")
+
+
+class NoteIn(Versioned):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
+class ReasonIn(Versioned):
+    reason: Text500
+
+
+class CloseAtIntakeIn(Versioned):
+    answer: LongText
+
+
+class DispatchIn(Versioned):
+    unit: str = Field(description="承办单位编码")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class ReturnIn(Versioned):
+    reason: Text500
+    basis: Text500 = Field(description="法律/职责依据（R-612）")
+
+
+class ProgressIn(Versioned):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ExtensionIn(Versioned):
+    extra: str = Field(description="延长时限，如 5wd（5 个工作日）")
+    reason: Text500
+    basis: Text500
+
+    @field_validator("extra")
+    @classmethod
+    def _limit(cls, v):
+        return str(Limit.parse(v))
+
+
+class PauseIn(Versioned):
+    reason: Text500
+
+
+class ReplyIn(Versioned):
+    content: LongText
+
+
+class CallbackIn(Versioned):
+    method: Literal["phone", "sms", "web"] = "phone"
+    reached: bool = True
+    satisfaction: Satisfaction | None = None
+    resolved: bool | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _satisfaction_when_reached(self):
+        if self.reached and self.satisfaction is None:
+            raise ValueError("联系上市民时必须填写满意度（1–5）")
+        if not self.reached and self.satisfaction is not None:
+            raise ValueError("未联系上市民时不能填写满意度")
+        return self
+
+
+class MergeIn(Versioned):
+    into: str = Field(description="主单编号")
+
+
+class SupervisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, description="可选：催办/督办不依赖工单内容")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+ACTION_BODIES: dict[Action, type[BaseModel]] = {
+    Action.SUBMIT: Versioned,
+    Action.CLOSE_AT_INTAKE: CloseAtIntakeIn,
+    Action.DISPATCH: DispatchIn,
+    Action.SIGN: NoteIn,
+    Action.RETURN: ReturnIn,
+    Action.APPROVE_RETURN: NoteIn,
+    Action.REJECT_RETURN: ReasonIn,
+    Action.PROGRESS: ProgressIn,
+    Action.REQUEST_EXTENSION: ExtensionIn,
+    Action.APPROVE_EXTENSION: NoteIn,
+    Action.REJECT_EXTENSION: ReasonIn,
+    Action.PAUSE: PauseIn,
+    Action.RESUME: NoteIn,
+    Action.REPLY: ReplyIn,
+    Action.APPROVE_REPLY: NoteIn,
+    Action.REJECT_REPLY: ReasonIn,
+    Action.CALLBACK: CallbackIn,
+    Action.CLOSE: ReasonIn,
+    Action.REOPEN: ReasonIn,
+    Action.MERGE: MergeIn,
+    Action.URGE: SupervisionIn,
+    Action.SUPERVISE: SupervisionIn,
+}

@@ -1,0 +1,202 @@
+"""Shared fixtures. The suite runs against SQLite by default and against PostgreSQL when
+CIVICLINK_TEST_DATABASE_URL points at one (``make test`` runs it both ways).
+
+The schema is built once per session by the real Alembic migrations. Each test starts from the same base
+data (the 南通 org tree and a set of users), restored by truncating every table and bulk-inserting the rows
+saved after the first setup, which is much faster than re-running the import.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import insert, select, text
+
+import civiclink.models  # noqa: F401 - every table
+from civiclink.app import build_state, create_app
+from civiclink.config import Settings, get_settings
+from civiclink.context import Ctx
+from civiclink.db import Base, begin_write
+from civiclink.migrate import upgrade
+from civiclink.orgs.actions import actor_for, do_create_user, do_import_org_file, do_issue_token
+from civiclink.orgs.api import parse_org_file
+from civiclink.orgs.models import Category, OrgUnit, User
+from civiclink.orgs.roles import SYSTEM, Role
+from civiclink.orgs.schemas import UserCreate
+
+TEST_SECRET = "test-secret-please-ignore"
+PASSWORD = "correct-horse-42"
+
+# username, roles, unit code
+BASE_USERS = [
+    ("admin", [Role.ADMIN], None),
+    ("operator", [Role.OPERATOR], "12345"),
+    ("dispatcher", [Role.DISPATCHER], "12345"),
+    ("supervisor", [Role.SUPERVISOR], "12345"),
+    ("callback", [Role.CALLBACK_AGENT], "12345"),
+    ("leader", [Role.LEADER], None),
+    ("staff_csgl", [Role.UNIT_STAFF], "csgl"),  # 城管
+    ("staff_zjj", [Role.UNIT_STAFF], "zjj"),  # 住建
+    ("staff_chongchuan", [Role.UNIT_STAFF], "320613"),  # 崇川区
+    ("staff_tongzhou", [Role.UNIT_STAFF], "320612"),  # 通州区
+    ("police", [Role.POLICE_OPERATOR], None),
+]
+
+
+def _test_database_url(tmp_root: Path) -> str:
+    url = os.environ.get("CIVICLINK_TEST_DATABASE_URL")
+    return url or f"sqlite:///{(tmp_root / 'test.db').as_posix()}"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    root = tmp_path_factory.mktemp("db")
+    return get_settings(
+        _env_file=None,
+        environment="test",
+        database_url=_test_database_url(root),
+        secret_key=TEST_SECRET,
+        site_code="test-12345",
+        log_level="WARNING",
+    )
+
+
+def _reset_schema(engine) -> None:
+    """Drop whatever a previous run left (PostgreSQL keeps state between runs)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def app_state(settings):
+    state = build_state(settings)
+    _reset_schema(state.engine)
+    upgrade(state.engine)
+    now = datetime.now(UTC)
+    session = state.sessions()
+    begin_write(session)
+    org_file = settings.resolved_org_file
+    do_import_org_file(session, parse_org_file(org_file.name, org_file.read_bytes()), actor=SYSTEM,
+                       source=org_file.name, today=now.date(), now=now)
+    session.flush()
+    for username, roles, unit in BASE_USERS:
+        do_create_user(session, UserCreate(username=username, display_name=username, password=PASSWORD,
+                                           roles=roles, unit_code=unit), actor=SYSTEM, now=now)
+    session.commit()
+    base = {}
+    for model in (OrgUnit, Category, User):
+        rows = session.execute(select(model.__table__)).mappings().all()
+        base[model.__table__] = [dict(r) for r in rows]
+    session.close()
+    state.base_rows = base  # type: ignore[attr-defined]
+    yield state
+    state.engine.dispose()
+
+
+def restore_base(state) -> None:
+    engine = state.engine
+    tables = [t for t in Base.metadata.sorted_tables]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for t in reversed(tables):
+                conn.execute(t.delete())
+        for table, rows in state.base_rows.items():
+            # Parents were imported before their children, so id order satisfies the self-references.
+            if rows:
+                conn.execute(insert(table), sorted(rows, key=lambda r: r["id"]))
+        if engine.dialect.name == "postgresql":
+            for table in state.base_rows:
+                conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+                    f"(SELECT COALESCE(MAX(id), 1) FROM \"{table.name}\"))"
+                ))
+    state.directory.invalidate()
+    state.calendar.invalidate()
+
+
+@pytest.fixture
+def state(app_state):
+    restore_base(app_state)
+    yield app_state
+
+
+@pytest.fixture
+def session(state):
+    s = state.sessions()
+    begin_write(s)
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def ctx(state, session) -> Ctx:
+    return state.ctx(session)
+
+
+@pytest.fixture
+def actors(state):
+    """Actor objects of the base users, by username."""
+    s = state.sessions()
+    try:
+        users = s.execute(select(User)).scalars().all()
+        d = state.directory.get(s)
+        return {u.username: actor_for(u, unit_code=d.unit(u.unit_id).code if u.unit_id else None) for u in users}
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def app(state):
+    return create_app(state.settings, state=state)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def tokens(state) -> dict[str, str]:
+    """A bearer token for every base user (issued directly, not through the login route)."""
+    s = state.sessions()
+    begin_write(s)
+    out = {}
+    now = datetime.now(UTC)
+    for user in s.execute(select(User)).scalars():
+        token, _ = do_issue_token(s, user, secret=TEST_SECRET, now=now, ttl=state.settings.token_ttl)
+        out[user.username] = token
+    s.commit()
+    s.close()
+    return out
+
+
+@pytest.fixture
+def auth(tokens):
+    """auth("dispatcher") → headers for that user."""
+    return lambda username: {"Authorization": f"Bearer {tokens[username]}"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_network_downloads():
+    # Nothing in the suite may reach the network (models, browsers, data are all local).
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    yield
+
+
+@pytest.fixture
+def tmpdir_path() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as d:
+        yield Path(d)
