@@ -132,7 +132,8 @@ def state(app_state):
 
 
 @pytest.fixture
-def session(state):
+def session(state, tokens):
+    # Tokens first: this session holds the SQLite write lock for the whole test.
     s = state.sessions()
     begin_write(s)
     yield s

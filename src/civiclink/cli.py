@@ -483,7 +483,8 @@ def calendar_import(
 
     with open_ctx(write=True) as (ctx, _state):
         years = do_import_calendar(ctx.session, parse_calendar_csv(file.read_text(encoding="utf-8")),
-                                   actor=cli_actor(ctx, as_user), source=file.name, now=ctx.now)
+                                   actor=cli_actor(ctx, as_user), source=file.name, now=ctx.now,
+                                   tz=ctx.settings.tz, yellow_share=ctx.settings.sla.yellow_share)
     console.print(f"已导入 {', '.join(map(str, years))} 年的节假日安排")
 
 

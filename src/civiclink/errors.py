@@ -56,3 +56,29 @@ class StaleVersion(Conflict):
 class Invalid(DomainError):
     status_code = 422
     code = "invalid"
+
+
+# -- how errors look over HTTP (documented in the OpenAPI of every route) -------------------------------------
+
+from pydantic import BaseModel  # noqa: E402
+
+
+class FieldError(BaseModel):
+    loc: list[str]
+    msg: str
+
+
+class ErrorRead(BaseModel):
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[FieldError] | None = None
+
+
+ERROR_RESPONSES = {
+    401: {"model": ErrorRead, "description": "未登录或令牌无效"},
+    403: {"model": ErrorRead, "description": "角色或单位无权操作"},
+    404: {"model": ErrorRead, "description": "不存在"},
+    409: {"model": ErrorRead, "description": "状态不允许、版本已过期或数据冲突"},
+    422: {"model": ErrorRead, "description": "请求内容不合法"},
+}

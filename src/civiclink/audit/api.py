@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from civiclink.audit.models import AuditEvent
 from civiclink.audit.service import verify_chain
+from civiclink.errors import ERROR_RESPONSES
 from civiclink.deps import CtxDep, CurrentActor
 from civiclink.errors import Forbidden
 from civiclink.orgs.roles import Role
 
-router = APIRouter(prefix="/api/audit", tags=["审计"])
+router = APIRouter(prefix="/api/audit", tags=["审计"], responses=ERROR_RESPONSES)
 AUDIT_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from civiclink.audit.models import GENESIS_HASH, AuditEvent, AuditHead
@@ -17,6 +17,7 @@ from civiclink.orgs.roles import Actor
 
 _PENDING = "civiclink.audit_pending"
 _SITE = "civiclink.site_code"
+_MARKS = "civiclink.audit_savepoints"
 
 
 @dataclass
@@ -82,10 +83,10 @@ def _jsonable(value):
     return str(value)
 
 
-def canonical(ev: AuditEvent) -> str:
+def canonical(ev: AuditEvent, *, seq: int | None = None) -> str:
     return json.dumps(
         {
-            "seq": ev.seq,
+            "seq": ev.seq if seq is None else seq,
             "occurred_at": ev.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
             "site": ev.site_code,
             "actor_id": ev.actor_id,
@@ -106,8 +107,17 @@ def canonical(ev: AuditEvent) -> str:
     )
 
 
-def compute_hash(ev: AuditEvent, prev_hash: str) -> str:
-    return hashlib.sha256((prev_hash + canonical(ev)).encode("utf-8")).hexdigest()
+def compute_hash(ev: AuditEvent, prev_hash: str, *, seq: int | None = None) -> str:
+    return hashlib.sha256((prev_hash + canonical(ev, seq=seq)).encode("utf-8")).hexdigest()
+
+
+def _original_seq(ev: AuditEvent, last_seq: int, *, window: int = 200_000) -> int | None:
+    """The position a moved event was sealed at: its hash covers its original seq, so try the nearest ones."""
+    for delta in range(1, min(window, last_seq) + 1):
+        for candidate in (ev.seq + delta, ev.seq - delta):
+            if 1 <= candidate <= last_seq and compute_hash(ev, ev.prev_hash, seq=candidate) == ev.hash:
+                return candidate
+    return None
 
 
 def pending_count(session: Session) -> int:
@@ -176,11 +186,24 @@ def install(factory: sessionmaker[Session], *, site_code: str) -> None:
     @event.listens_for(factory, "before_commit")
     def _before_commit(session: Session) -> None:
         session.info[_SITE] = site_code
+        session.info.pop(_MARKS, None)
         _seal(session)
 
-    @event.listens_for(factory, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        discard_pending(session)
+    # Events queued inside a savepoint that is rolled back are dropped with it; events queued before it stay.
+    @event.listens_for(factory, "after_transaction_create")
+    def _mark_savepoint(session: Session, transaction) -> None:
+        if transaction.nested:
+            session.info.setdefault(_MARKS, {})[id(transaction)] = pending_count(session)
+
+    @event.listens_for(factory, "after_soft_rollback")
+    def _after_rollback(session: Session, previous_transaction) -> None:
+        if previous_transaction.nested:
+            mark = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+            if mark is not None:
+                truncate_pending(session, mark)
+        elif previous_transaction.parent is None:
+            discard_pending(session)
+            session.info.pop(_MARKS, None)
 
     @event.listens_for(factory, "after_begin")
     def _after_begin(session: Session, _tx, _conn) -> None:
@@ -221,19 +244,15 @@ def verify_chain(session: Session, *, progress=None) -> VerifyResult:
                 if ev.seq > expected_seq
                 else f"事件序号重复或倒退：第 {ev.seq} 号出现在第 {expected_seq} 号的位置"
             )
-        elif ev.prev_hash != expected_prev:
-            # Where did this row sit originally? Its prev_hash is the hash of its original predecessor.
-            origin = session.execute(
-                select(AuditEvent.seq).where(AuditEvent.hash == ev.prev_hash).limit(1)
-            ).scalar_one_or_none()
+        elif ev.prev_hash != expected_prev or not own_hash_ok:
+            last_seq = max(head.last_seq if head else 0, session.execute(select(func.max(AuditEvent.seq))).scalar() or 0)
+            origin = None if own_hash_ok else _original_seq(ev, last_seq)
             if origin is not None:
-                problem = f"第 {ev.seq} 号位置上的事件原本在第 {origin + 1} 号（事件顺序被调换）"
+                problem = f"第 {ev.seq} 号位置上的事件原本在第 {origin} 号（事件顺序被调换）"
             elif own_hash_ok:
-                problem = f"第 {ev.seq} 号事件与前一事件不衔接（前面的事件被删除）"
+                problem = f"第 {ev.seq} 号事件与前一事件不衔接（前面的事件被删除或调换）"
             else:
                 problem = f"第 {ev.seq} 号事件内容被篡改（哈希不符）"
-        elif not own_hash_ok:
-            problem = f"第 {ev.seq} 号事件内容被篡改（哈希不符）"
         if problem:
             return VerifyResult(False, checked, expected_seq - 1, problem, ev.seq, ev.id)
         checked += 1

@@ -17,7 +17,6 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session
 
-from civiclink.audit.service import pending_count, truncate_pending
 from civiclink.db import begin_write
 from civiclink.errors import DomainError
 from civiclink.context import Ctx
@@ -416,13 +415,11 @@ class DemoCity:
         return self.stats
 
     def _run_step(self, session: Session, step, when: datetime) -> bool:
-        mark = pending_count(session)
         savepoint = session.begin_nested()
         try:
             step(self.ctx.at(when))
         except DomainError:
-            savepoint.rollback()
-            truncate_pending(session, mark)
+            savepoint.rollback()  # its queued audit events go with it
             return False
         savepoint.commit()
         return True

@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from civiclink.errors import ERROR_RESPONSES
 from civiclink.deps import CtxDep, CurrentActor, StateDep, TokenDep
 from civiclink.errors import Forbidden, Invalid, NotAuthenticated, NotFound
 from civiclink.orgs import actions, service
@@ -26,9 +27,9 @@ from civiclink.orgs.schemas import (
 )
 from civiclink.orgs.security import token_digest, verify_password
 
-auth_router = APIRouter(prefix="/api/auth", tags=["登录"])
-org_router = APIRouter(prefix="/api/orgs", tags=["组织机构"])
-user_router = APIRouter(prefix="/api/users", tags=["用户"])
+auth_router = APIRouter(prefix="/api/auth", tags=["登录"], responses=ERROR_RESPONSES)
+org_router = APIRouter(prefix="/api/orgs", tags=["组织机构"], responses=ERROR_RESPONSES)
+user_router = APIRouter(prefix="/api/users", tags=["用户"], responses=ERROR_RESPONSES)
 
 
 def user_read(ctx, user: User) -> UserRead:

@@ -74,7 +74,8 @@ class OrgFile(BaseModel):
         nodes: dict[str, dict] = {}
         parents: dict[str, str] = {}
         order: list[str] = []
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
             code = (row.get("code") or "").strip()
             if not code:
                 raise ValueError(f"第 {line} 行：code 为空")

@@ -6,11 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from pydantic import BaseModel
 
+from civiclink.errors import ERROR_RESPONSES
 from civiclink.deps import CtxDep, CurrentActor, StateDep
 from civiclink.errors import Invalid
 from civiclink.sla import service
 
-router = APIRouter(prefix="/api/calendar", tags=["工作日历"])
+router = APIRouter(prefix="/api/calendar", tags=["工作日历"], responses=ERROR_RESPONSES)
 
 
 class DayRead(BaseModel):
@@ -78,7 +79,8 @@ def import_calendar(
     except UnicodeDecodeError as exc:
         raise Invalid("文件必须是 UTF-8 编码") from exc
     years = service.do_import_calendar(
-        ctx.session, service.parse_calendar_csv(text), actor=actor, source=file.filename or "upload", now=ctx.now
+        ctx.session, service.parse_calendar_csv(text), actor=actor, source=file.filename or "upload", now=ctx.now,
+        tz=state.settings.tz, yellow_share=state.settings.sla.yellow_share,
     )
     ctx.session.commit()
     state.calendar.invalidate()

@@ -147,7 +147,7 @@ def status(clock: StageClock, *, now: datetime, calendar: WorkCalendar) -> Clock
         color = "done"
     elif clock.paused_since is not None:
         color = "paused"
-    elif clock.due_at is not None and now >= clock.due_at:
+    elif clock.due_at is not None and now > clock.due_at:  # the deadline itself is still on time
         color = "red"
     elif clock.warn_at is not None and now >= clock.warn_at:
         color = "yellow"

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from civiclink.audit.service import record_event
@@ -16,7 +16,8 @@ from civiclink.cache import Snapshot, bump_revision
 from civiclink.errors import Forbidden, Invalid
 from civiclink.orgs.roles import Actor, Role
 from civiclink.sla.calendar import WorkCalendar
-from civiclink.sla.models import CalendarDay, CalendarYear
+from civiclink.sla import clocks
+from civiclink.sla.models import CalendarDay, CalendarYear, StageClock
 
 CALENDAR_REVISION = "calendar"
 HOLIDAY_WORDS = {"holiday", "休", "假", "off"}
@@ -46,7 +47,8 @@ def parse_calendar_csv(text: str) -> dict[int, dict[date, tuple[bool, str]]]:
     if not reader.fieldnames or not {"date", "type"} <= set(reader.fieldnames):
         raise Invalid("日历文件需要列 date,type[,name]")
     years: dict[int, dict[date, tuple[bool, str]]] = defaultdict(dict)
-    for line, row in enumerate(reader, start=2):
+    for row in reader:
+        line = reader.line_num  # the physical line, even after blank lines or multi-line fields
         try:
             day = date.fromisoformat((row.get("date") or "").strip())
         except ValueError as exc:
@@ -68,9 +70,20 @@ def parse_calendar_csv(text: str) -> dict[int, dict[date, tuple[bool, str]]]:
 
 
 def do_import_calendar(
-    session: Session, years: dict[int, dict[date, tuple[bool, str]]], *, actor: Actor, source: str, now: datetime
+    session: Session,
+    years: dict[int, dict[date, tuple[bool, str]]],
+    *,
+    actor: Actor,
+    source: str,
+    now: datetime,
+    tz: ZoneInfo,
+    yellow_share: float,
 ) -> list[int]:
-    """Make the given years' schedules official (replacing any earlier import of those years)."""
+    """Make the given years' schedules official (replacing any earlier import of those years).
+
+    Running clocks whose deadlines were provisional, or fall in a re-imported year, are recomputed on the new
+    calendar, so the yellow/red lists are right at once.
+    """
     if not actor.has(Role.ADMIN):
         raise Forbidden("只有管理员可以导入节假日安排")
     for year, days in sorted(years.items()):
@@ -88,4 +101,22 @@ def do_import_calendar(
                   "workdays": sum(1 for v in days.values() if v[0])},
         )
     bump_revision(session, CALENDAR_REVISION)
+    session.flush()
+    _recompute_running_clocks(session, load_calendar(session, tz), since=min(years), yellow_share=yellow_share)
     return sorted(years)
+
+
+def _recompute_running_clocks(session: Session, calendar: WorkCalendar, *, since: int, yellow_share: float) -> int:
+    start = calendar.start_of_day(date(since, 1, 1))
+    rows = session.execute(
+        select(StageClock).where(
+            StageClock.stopped_at.is_(None),
+            or_(StageClock.provisional.is_(True), StageClock.due_at >= start, StageClock.due_at.is_(None)),
+        )
+    ).scalars()
+    count = 0
+    for clock in rows:
+        if clock.calendar == "working":
+            clocks.recompute(clock, calendar=calendar, yellow_share=yellow_share)
+            count += 1
+    return count

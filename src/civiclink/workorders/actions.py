@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -132,7 +133,7 @@ def _guard_return(ctx: Ctx, order: WorkOrder) -> str | None:
 
 def _guard_request_extension(ctx: Ctx, order: WorkOrder) -> str | None:
     handle = _clocks(ctx, order).get("handle")
-    if handle is not None and handle.due_at is not None and ctx.now >= handle.due_at:
+    if handle is not None and handle.due_at is not None and ctx.now > handle.due_at:
         return "办理时限已到，不能再申请延期（R-609：须在期限届满前申请）"
     return None
 
@@ -197,6 +198,7 @@ def _move(ctx: Ctx, order: WorkOrder, action: Action, to_state: State | str | No
     if to_state is not None:
         order.state = str(to_state)
     order.updated_at = ctx.now
+    flag_modified(order, "updated_at")  # every action bumps the version, even one that changes no column
     _record(ctx, order, action.value, actor=actor, role=role, from_state=from_state, data=data)
 
 
@@ -406,6 +408,8 @@ def do_return_order(ctx: Ctx, order: WorkOrder, body: s.ReturnIn, *, actor: Acto
     """退单: the unit says the matter is not within its duties, with reason and legal basis (R-612)."""
     role = authorize(ctx, order, Action.RETURN, actor, body.version)
     existing = _clocks(ctx, order)
+    if order.waiting_on_citizen:
+        _resume(ctx, order, existing)  # the unit hands the matter back: it no longer waits on the citizen
     _stop_clock(ctx, existing, "sign", "returned")
     assignment = _current_assignment(ctx, order)
     if assignment is not None:
@@ -661,6 +665,7 @@ def do_merge_order(ctx: Ctx, order: WorkOrder, body: s.MergeIn, *, actor: Actor)
     if target.state in TERMINAL:
         raise InvalidTransition(f"主单 {target.number} 的状态为「{label('state', target.state)}」，不能再合并进去")
     _stop_all(ctx, _clocks(ctx, order), "merged")
+    order.waiting_on_citizen = False
     order.merged_into_id = target.id
     target.duplicate_count += 1
     target.updated_at = ctx.now

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from civiclink.errors import ERROR_RESPONSES
 from civiclink.deps import CtxDep, CurrentActor
 from civiclink.i18n import label
 from civiclink.workorders import actions, service
@@ -18,8 +19,8 @@ from civiclink.workorders.schemas import (
 )
 from civiclink.workorders.states import Action, State
 
-router = APIRouter(prefix="/api/orders", tags=["工单"])
-sla_router = APIRouter(prefix="/api/sla", tags=["时限预警"])
+router = APIRouter(prefix="/api/orders", tags=["工单"], responses=ERROR_RESPONSES)
+sla_router = APIRouter(prefix="/api/sla", tags=["时限预警"], responses=ERROR_RESPONSES)
 
 
 @router.post("", summary="登记工单", status_code=201)
@@ -86,7 +87,6 @@ for _action in Action:
         methods=["POST"],
         summary=label("action", _action),
         response_model=OrderRead,
-        responses={403: {"description": "角色或单位无权操作"}, 409: {"description": "状态不允许或版本已过期"}},
     )
 
 

@@ -267,9 +267,9 @@ def warnings(ctx: Ctx, actor: Actor, *, color: str = "all", stage: str | None = 
         WorkOrder.state.notin_([str(x) for x in TERMINAL]),
     ]
     if color == "red":
-        conditions.append(StageClock.due_at <= ctx.now)
+        conditions.append(StageClock.due_at < ctx.now)
     elif color == "yellow":
-        conditions.append(StageClock.due_at > ctx.now)
+        conditions.append(StageClock.due_at >= ctx.now)
     if stage:
         conditions.append(StageClock.stage == stage)
     visible = visibility_clause(actor)
@@ -284,7 +284,7 @@ def warnings(ctx: Ctx, actor: Actor, *, color: str = "all", stage: str | None = 
     ).all()
     out = []
     for clock, order in rows:
-        red = ctx.now >= clock.due_at
+        red = ctx.now > clock.due_at
         out.append(
             s.WarningRead(
                 number=order.number, title=order.title, state=order.state, state_label=label("state", order.state),
