@@ -132,10 +132,8 @@ def state(app_state):
 
 
 @pytest.fixture
-def session(state, tokens):
-    # Tokens first: this session holds the SQLite write lock for the whole test.
+def session(state):
     s = state.sessions()
-    begin_write(s)
     yield s
     s.rollback()
     s.close()

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from civiclink import __version__
@@ -28,6 +28,22 @@ from civiclink.workorders.api import router as orders_router
 from civiclink.workorders.api import sla_router
 
 log = logging.getLogger("civiclink")
+
+
+class RefuseNul:
+    """NUL in a path or query string can only be an attack or a broken client (see civiclink.validation)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            raw = scope.get("query_string", b"") + (scope.get("raw_path") or b"")
+            if b"%00" in raw or b"\x00" in raw or "\x00" in scope.get("path", ""):
+                response = JSONResponse({"detail": "请求中不能包含空字符（\\u0000）", "code": "invalid"}, status_code=422)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def build_state(settings: Settings) -> AppState:
@@ -68,9 +84,15 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         log.warning("integrity error: %s", type(exc.orig).__name__)
         return JSONResponse({"detail": "数据冲突（可能是重复提交），请刷新后重试", "code": "conflict"}, status_code=409)
 
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError):
+        log.warning("data error: %s", type(exc.orig).__name__)
+        return JSONResponse({"detail": "提交的数据不被数据库接受（格式或长度不正确）", "code": "invalid"}, status_code=422)
+
     @app.exception_handler(OperationalError)
     async def _busy(_request: Request, exc: OperationalError):
-        log.error("database error: %s", type(exc.orig).__name__)
+        # The driver's message ("database is locked"), never the statement or its parameters.
+        log.error("database error: %s: %s", type(exc.orig).__name__, str(exc.orig).splitlines()[0][:200])
         return JSONResponse({"detail": "数据库繁忙，请稍后重试", "code": "unavailable"}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
@@ -87,6 +109,8 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
             },
             status_code=422,
         )
+
+    app.add_middleware(RefuseNul)
 
     for router in (auth_router, org_router, user_router, orders_router, sla_router, calendar_router, audit_router):
         app.include_router(router)

@@ -61,6 +61,12 @@ class Snapshot(Generic[T]):
             self._checked = time.monotonic()
             return self._value
 
+    def peek(self) -> T | None:
+        """The value if it is fresh enough to use without looking at the database, else None."""
+        if self._value is not None and time.monotonic() - self._checked < self._ttl:
+            return self._value
+        return None
+
     def invalidate(self) -> None:
         with self._lock:
             self._value = None

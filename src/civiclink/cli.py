@@ -420,7 +420,12 @@ def order_do(
         act = Action(action.replace("-", "_"))
     except ValueError:
         fail(f"未知操作 {action!r}；可用：{', '.join(a.value for a in Action)}")
-    data = json.loads(body_json) if body_json else {}
+    try:
+        data = json.loads(body_json) if body_json else {}
+    except json.JSONDecodeError as exc:
+        fail(f"--json-body 不是合法的 JSON：{exc.msg}（第 {exc.colno} 个字符）")
+    if not isinstance(data, dict):
+        fail("--json-body 必须是一个 JSON 对象")
     for item in field or []:
         key, sep, value = item.partition("=")
         if not sep:

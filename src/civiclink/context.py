@@ -3,7 +3,7 @@ and the time ("now" is passed in, so that imports, the demo seeder and tests can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ class Ctx:
     calendar: WorkCalendar
     directory: OrgDirectory
     now: datetime
+    # Clocks an action loaded or started, by id() of the order object, for the rest of this request.
+    clocks: dict = field(default_factory=dict)
 
     def at(self, moment: datetime) -> Ctx:
         return Ctx(self.session, self.settings, self.calendar, self.directory, moment)

@@ -6,6 +6,7 @@ One set of models serves SQLite (the embedded default, one file per site) and Po
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, declared_attr, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -99,9 +101,42 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        writer_lock = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}")
+            # A write transaction (begin_write, or the first statement inside ``writing``) takes SQLite's write
+            # lock at BEGIN, so two writers queue instead of failing to upgrade a read snapshot (WAL mode).
+            # In this process they queue on a Python lock first: SQLite's busy handler polls with sleeps,
+            # which under load hands the lock over late and unfairly; a Python lock wakes the next writer at once.
+            write = conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE" or _write_intent()
+            if not write:
+                conn.exec_driver_sql("BEGIN")
+                return
+            if not writer_lock.acquire(timeout=30):
+                raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked (writer queue timeout)"))
+            conn.info[_WRITER_LOCK] = writer_lock
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                conn.info.pop(_WRITER_LOCK, None)
+                writer_lock.release()
+                raise
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(conn):
+            _release_writer_lock(conn.info)
+
+        # A connection that goes back to the pool never keeps the writer lock.
+        @event.listens_for(engine.pool, "checkin")
+        def _sqlite_checkin(_dbapi_connection, record):
+            if record is not None:
+                _release_writer_lock(record.info)
+
+        @event.listens_for(engine.pool, "reset")
+        def _sqlite_reset(_dbapi_connection, record, _reset_state):
+            _release_writer_lock(record.info)
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -111,33 +146,64 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def begin_write(session: Session) -> None:
-    """Start the session's transaction as a write transaction.
+_WRITER_LOCK = "civiclink.sqlite_writer_lock"
+_intent = threading.local()
 
-    On SQLite this is BEGIN IMMEDIATE: two writers queue on the write lock instead of one failing with
-    "database is locked" when both try to upgrade a read snapshot (WAL mode). On PostgreSQL it is a plain BEGIN.
+
+def _write_intent() -> bool:
+    return getattr(_intent, "write", False)
+
+
+def _release_writer_lock(info: dict) -> None:
+    lock = info.pop(_WRITER_LOCK, None)
+    if lock is not None:
+        lock.release()
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction now, as a write transaction (BEGIN IMMEDIATE on SQLite).
+
     Must be called before the session has touched the database in this transaction.
     """
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 @contextmanager
-def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session in a write transaction: committed on success, rolled back on any error."""
-    session = factory()
+def writing(session: Session) -> Iterator[Session]:
+    """Run the block as one write transaction, committed at the end (rolled back on any error).
+
+    A read transaction the session had open (authentication, lookups) is ended first, and the write
+    transaction begins at the block's first statement, not before: work the block does before touching the
+    database (validation, deadlines) does not hold the write lock.
+    """
+    if session.in_transaction():
+        session.commit()
+    previous = _write_intent()
+    _intent.write = True
     try:
-        begin_write(session)
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
+        _intent.write = previous
+
+
+@contextmanager
+def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A new session in a write transaction: committed on success, rolled back on any error."""
+    session = factory()
+    try:
+        with writing(session):
+            yield session
+    finally:
         session.close()
 
 
 @contextmanager
 def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A new session for reading; whatever it did is rolled back."""
     session = factory()
     try:
         yield session

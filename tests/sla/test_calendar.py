@@ -179,7 +179,7 @@ def test_hand_computed_deadlines_agree_with_both_libraries():
             left -= chinese_calendar.is_workday(day)
         assert day == expected, (start, n)
         assert cn.get_nth_working_day(start, n) == expected, (start, n)
-    for year, exceptions in EXCEPTIONS.items():
+    for exceptions in EXCEPTIONS.values():
         for day, is_work in exceptions.items():
             assert chinese_calendar.is_workday(day) is is_work, day
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.helpers import act, register
 from typer.testing import CliRunner
 
 from civiclink.cli import app as cli_app
@@ -18,7 +19,6 @@ from civiclink.sla import clocks
 from civiclink.sla.calendar import WorkCalendar
 from civiclink.workorders.service import warnings
 from civiclink.workorders.states import Action
-from tests.helpers import act, register
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar.official(TZ)
@@ -31,7 +31,7 @@ def local(*args) -> datetime:
 
 
 def start(limit: str, now: datetime, *, cal: WorkCalendar = CAL, share: float = 0.75):
-    return clocks.start_clock(order_id=None, stage="handle", round=1, limit=Limit.parse(limit), now=now,
+    return clocks.start_clock(order=None, stage="handle", round=1, limit=Limit.parse(limit), now=now,
                               calendar=cal, yellow_share=share)
 
 

@@ -158,3 +158,14 @@ def test_validation_errors_are_clear(client, auth):
     r = post(client, "/api/orders", "operator", auth, {**ORDER, "place": "csgl"})
     assert r.status_code == 422 and "属地" in r.json()["detail"]
     assert client.get("/api/orders", headers=auth("dispatcher")).json()["total"] == 0
+
+
+def test_nul_characters_are_refused_everywhere(client, auth):
+    """PostgreSQL refuses NUL in text: it must be a clear 422 on every engine, never a 500."""
+    r = post(client, "/api/orders", "operator", auth, {**ORDER, "title": "路灯\u0000不亮"})
+    assert r.status_code == 422 and "空字符" in r.json()["detail"]
+    r = client.get("/api/orders", params={"q": "a\u0000b"}, headers=auth("dispatcher"))
+    assert r.status_code == 422
+    r = client.post("/api/users", json={"username": "x1", "display_name": "a\u0000", "password": "long-enough-1",
+                                        "roles": ["admin"]}, headers=auth("admin"))
+    assert r.status_code == 422

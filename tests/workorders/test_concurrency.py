@@ -5,12 +5,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
+from tests.helpers import ORDER, register
 
 from civiclink.db import begin_write
 from civiclink.errors import StaleVersion
 from civiclink.workorders import actions as a
 from civiclink.workorders import schemas as s
-from tests.helpers import ORDER, register
 
 
 def test_two_writers_one_wins_one_gets_stale_version(state, actors):

@@ -1,7 +1,6 @@
 """Bulk import of historical orders: validation with line numbers, idempotent reruns, audit, CLI."""
 
 import csv
-import io
 
 from sqlalchemy import func, select
 from typer.testing import CliRunner

@@ -3,14 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
+from tests.helpers import act, register, to_awaiting_callback, to_signed
 
 from civiclink.audit.models import AuditEvent
 from civiclink.audit.service import verify_chain
 from civiclink.errors import Forbidden, Invalid, InvalidTransition, StaleVersion
 from civiclink.workorders.models import Assignment, Callback, Extension, Reply, Supervision
 from civiclink.workorders.states import Action, State
-from tests.helpers import act, register, to_awaiting_callback, to_signed
 
 
 def test_register_gives_number_owner_and_deadlines(ctx, actors):
@@ -43,7 +44,7 @@ def test_full_path_to_closed_with_history(ctx, actors, session):
 def test_return_requires_reason_and_basis_and_redispatch(ctx, actors):
     order = register(ctx, actors)
     act(ctx, order, Action.DISPATCH, actors["dispatcher"], unit="zjj")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         act(ctx, order, Action.RETURN, actors["staff_zjj"], reason="不是我们的")  # basis missing → 422 in the API
     act(ctx, order, Action.RETURN, actors["staff_zjj"], reason="不属于本单位职责", basis="三定方案第三条")
     assert order.state == State.RETURN_REQUESTED and order.return_count == 1

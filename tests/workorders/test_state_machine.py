@@ -10,9 +10,18 @@ from datetime import timedelta
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from tests.conftest import restore_base
+from tests.helpers import order_in
 
 from civiclink.audit.models import AuditEvent, AuditHead
 from civiclink.audit.service import verify_chain
@@ -25,8 +34,6 @@ from civiclink.workorders import actions as a
 from civiclink.workorders import schemas as s
 from civiclink.workorders.models import WorkOrder
 from civiclink.workorders.states import OPEN, TERMINAL, Action, State
-from tests.conftest import restore_base
-from tests.helpers import order_in
 
 USERS = ["operator", "dispatcher", "supervisor", "callback", "staff_csgl", "staff_zjj", "staff_chongchuan",
          "admin", "leader", "police"]

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from civiclink.audit.models import AuditEvent
 from civiclink.audit.service import verify_chain
-from civiclink.errors import ERROR_RESPONSES
 from civiclink.deps import CtxDep, CurrentActor
-from civiclink.errors import Forbidden
+from civiclink.errors import ERROR_RESPONSES, Forbidden
 from civiclink.orgs.roles import Role
 
 router = APIRouter(prefix="/api/audit", tags=["审计"], responses=ERROR_RESPONSES)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from civiclink.audit.models import GENESIS_HASH, AuditEvent, AuditHead
@@ -83,28 +83,24 @@ def _jsonable(value):
     return str(value)
 
 
+HASHED_FIELDS = (
+    "seq", "occurred_at", "site_code", "actor_id", "actor_name", "actor_role", "actor_unit", "action",
+    "entity_type", "entity_id", "entity_ref", "from_state", "to_state", "data",
+)
+
+
+def canonical_row(row) -> str:
+    """The exact text that is hashed: every field but the hashes, as sorted compact JSON."""
+    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
+    fields = {k: get(k) for k in HASHED_FIELDS}
+    fields["occurred_at"] = fields["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical(ev: AuditEvent, *, seq: int | None = None) -> str:
-    return json.dumps(
-        {
-            "seq": ev.seq if seq is None else seq,
-            "occurred_at": ev.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "site": ev.site_code,
-            "actor_id": ev.actor_id,
-            "actor_name": ev.actor_name,
-            "actor_role": ev.actor_role,
-            "actor_unit": ev.actor_unit,
-            "action": ev.action,
-            "entity_type": ev.entity_type,
-            "entity_id": ev.entity_id,
-            "entity_ref": ev.entity_ref,
-            "from_state": ev.from_state,
-            "to_state": ev.to_state,
-            "data": ev.data,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    if seq is None:
+        return canonical_row(ev)
+    return canonical_row({**{k: getattr(ev, k) for k in HASHED_FIELDS}, "seq": seq})
 
 
 def compute_hash(ev: AuditEvent, prev_hash: str, *, seq: int | None = None) -> str:
@@ -135,49 +131,56 @@ def discard_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+_EVENTS = AuditEvent.__table__
+_HEAD = AuditHead.__table__
+_LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=bindparam("seq"), last_hash=bindparam("hash"))
+
+
 def _seal(session: Session) -> None:
     pending: list[_Pending] = session.info.pop(_PENDING, [])
     if not pending:
         return
     session.flush()  # new entities get their ids
     site_code = session.info.get(_SITE, "local")
-    # The head row is locked last and held only until commit: concurrent writers queue here, and every
-    # other lock they take (order rows, counters) is taken before it, so there is no lock-order inversion.
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
-    seq, prev = head.last_seq, head.last_hash
+    rows = []
     for p in pending:
-        seq += 1
-        entity_id = p.entity_id
-        if entity_id is None and p.entity is not None:
-            entity_id = p.entity.id
+        entity_id = p.entity_id if p.entity_id is not None or p.entity is None else p.entity.id
         entity_ref = p.entity_ref
         if entity_ref is None and p.entity is not None:
             entity_ref = getattr(p.entity, "audit_ref", None)
-        ev = AuditEvent(
-            seq=seq,
-            occurred_at=p.occurred_at.astimezone(UTC),
-            site_code=site_code,
-            actor_id=p.actor.user_id,
-            actor_name=p.actor.username,
-            actor_role=p.actor_role,
-            actor_unit=p.actor.unit_code,
-            action=p.action,
-            entity_type=p.entity_type,
-            entity_id=entity_id,
-            entity_ref=entity_ref,
-            from_state=p.from_state,
-            to_state=p.to_state,
-            data=p.data,
-            prev_hash=prev,
-        )
-        ev.hash = compute_hash(ev, prev)
-        prev = ev.hash
-        session.add(ev)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=prev))
+        rows.append({
+            "occurred_at": p.occurred_at.astimezone(UTC),
+            "site_code": site_code,
+            "actor_id": p.actor.user_id,
+            "actor_name": p.actor.username,
+            "actor_role": p.actor_role,
+            "actor_unit": p.actor.unit_code,
+            "action": p.action,
+            "entity_type": p.entity_type,
+            "entity_id": entity_id,
+            "entity_ref": entity_ref,
+            "from_state": p.from_state,
+            "to_state": p.to_state,
+            "data": p.data,
+        })
+    # Everything above ran before taking the chain's lock. The head row is locked last and held only for
+    # three statements until commit: concurrent writers queue here, and every other lock they take (order
+    # rows, counters) is taken before it, so there is no lock-order inversion.
+    # Plain Core statements on the tables (not the ORM classes): this runs while the chain is locked.
+    connection = session.connection()
+    head = connection.execute(_LOCK_HEAD).first()
+    if head is None:
+        connection.execute(insert(_HEAD).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+        head = (0, GENESIS_HASH)
+    seq, prev = head
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        row["hash"] = prev = hashlib.sha256((prev + canonical_row(row)).encode("utf-8")).hexdigest()
+    connection.execute(insert(_EVENTS), rows)
+    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
 
 
 def install(factory: sessionmaker[Session], *, site_code: str) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session
 
+from civiclink.context import Ctx
 from civiclink.db import begin_write
 from civiclink.errors import DomainError
-from civiclink.context import Ctx
 from civiclink.orgs.actions import actor_for, do_create_user
 from civiclink.orgs.models import User
 from civiclink.orgs.roles import Actor, Role
@@ -102,7 +102,10 @@ class Filler:
         self.slots = corpus.get("slots", {})
         self.rng = rng
         self.d = directory
-        counties = [u for u in directory.units.values() if u.active and u.kind in ("district", "county", "county_city", "zone")]
+        counties = sorted(
+            (u for u in directory.units.values() if u.active and u.kind in ("district", "county", "county_city", "zone")),
+            key=lambda u: u.code,
+        )
         # 崇川 and the zone are the urban core: most calls come from there.
         weights = {"320613": 30, "320612": 14, "320671": 10, "320614": 10, "320682": 9, "320681": 8, "320685": 8, "320623": 7}
         self.counties = counties

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from civiclink.audit.service import record_event
@@ -12,7 +12,14 @@ from civiclink.cache import bump_revision
 from civiclink.errors import Conflict, Forbidden, Invalid, StaleVersion
 from civiclink.orgs.models import ApiToken, Category, OrgUnit, User
 from civiclink.orgs.roles import Actor, Role
-from civiclink.orgs.schemas import OrgFile, OrgFileCategory, OrgFileUnit, OrgImportReport, UserCreate, UserUpdate
+from civiclink.orgs.schemas import (
+    OrgFile,
+    OrgFileCategory,
+    OrgFileUnit,
+    OrgImportReport,
+    UserCreate,
+    UserUpdate,
+)
 from civiclink.orgs.security import hash_password, new_token, token_digest
 from civiclink.orgs.service import ORG_REVISION
 
@@ -61,6 +68,8 @@ def do_import_org_file(
     A section missing from the file (e.g. a CSV with units only) is left as it is.
     """
     _require_admin(actor)
+    if org_file.units is not None and not org_file.units:
+        raise Invalid("文件中的单位列表为空：导入会撤销全部单位。若确要清空，请逐个停用", field="units")
     report = OrgImportReport()
     if org_file.units is not None:
         _import_units(session, org_file.units, report, actor=actor, source=source, today=today, now=now)
@@ -127,6 +136,9 @@ def _import_units(session, units, report, *, actor, source, today, now):
                 data={"source": source}, at=now,
             )
     session.flush()
+    if not any(u.active and u.kind == "hotline_center" for u in existing.values()):
+        raise Invalid("导入后将没有启用的热线中心单位（kind: hotline_center），工单无人受理；请在文件中保留它",
+                      field="units")
     _recompute_paths(session)
 
 
@@ -266,6 +278,12 @@ def do_update_user(session: Session, user: User, user_in: UserUpdate, *, actor: 
     if user_in.password is not None:
         changes["password"] = ["***", "***"]
         user.password_hash = hash_password(user_in.password)
+    if user_in.password is not None or changes.get("active") == [True, False]:
+        # A new password or a deactivation ends every session the user had; reactivation brings none back.
+        revoked = session.execute(
+            update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+        ).rowcount
+        changes["tokens_revoked"] = [0, revoked]
     if changes:
         session.flush()
         record_event(

@@ -8,9 +8,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from civiclink.errors import ERROR_RESPONSES
+from civiclink.db import writing
 from civiclink.deps import CtxDep, CurrentActor, StateDep, TokenDep
-from civiclink.errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from civiclink.errors import ERROR_RESPONSES, Forbidden, Invalid, NotAuthenticated, NotFound
 from civiclink.orgs import actions, service
 from civiclink.orgs.models import User
 from civiclink.orgs.roles import Actor, Role
@@ -25,7 +25,9 @@ from civiclink.orgs.schemas import (
     UserRead,
     UserUpdate,
 )
-from civiclink.orgs.security import token_digest, verify_password
+from civiclink.orgs.security import hash_password, token_digest, verify_password
+
+DUMMY_HASH = hash_password("no user has this password")
 
 auth_router = APIRouter(prefix="/api/auth", tags=["登录"], responses=ERROR_RESPONSES)
 org_router = APIRouter(prefix="/api/orgs", tags=["组织机构"], responses=ERROR_RESPONSES)
@@ -45,13 +47,15 @@ def user_read(ctx, user: User) -> UserRead:
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: CtxDep, state: StateDep) -> TokenRead:
     """Exchange a username and password for a bearer token."""
     user = ctx.session.execute(select(User).where(User.username == form.username)).scalar_one_or_none()
-    if user is None or not user.active or not verify_password(form.password, user.password_hash):
+    # Hash even for an unknown user, so that the answer's timing does not tell which usernames exist.
+    ok = verify_password(form.password, user.password_hash if user else DUMMY_HASH)
+    if user is None or not user.active or not ok:
         raise NotAuthenticated("用户名或密码错误")
-    token, row = actions.do_issue_token(
-        ctx.session, user, secret=state.settings.secret_key.get_secret_value(), now=ctx.now,
-        ttl=state.settings.token_ttl,
-    )
-    ctx.session.commit()
+    with writing(ctx.session):
+        token, row = actions.do_issue_token(
+            ctx.session, user, secret=state.settings.secret_key.get_secret_value(), now=ctx.now,
+            ttl=state.settings.token_ttl,
+        )
     return TokenRead(access_token=token, expires_at=row.expires_at, user=user_read(ctx, user))
 
 
@@ -69,8 +73,10 @@ def logout(ctx: CtxDep, state: StateDep, actor: CurrentActor, token: TokenDep) -
         now=ctx.now,
     )
     if found is not None:
-        actions.do_revoke_token(ctx.session, found[0], found[1], now=ctx.now)
-        ctx.session.commit()
+        token_row, user = found
+        with writing(ctx.session):
+            actions.do_revoke_token(ctx.session, token_row, user, now=ctx.now)
+        state.tokens.forget(token_row.token_hash)
 
 
 def _unit_read(ctx, u) -> UnitRead:
@@ -143,11 +149,11 @@ def import_org_file(
     if not actor.has(Role.ADMIN):
         raise Forbidden("只有管理员可以导入组织机构")
     org_file = parse_org_file(file.filename or "", file.file.read())
-    report = actions.do_import_org_file(
-        ctx.session, org_file, actor=actor, source=file.filename or "upload",
-        today=ctx.calendar.local_date(ctx.now), now=ctx.now,
-    )
-    ctx.session.commit()
+    with writing(ctx.session):
+        report = actions.do_import_org_file(
+            ctx.session, org_file, actor=actor, source=file.filename or "upload",
+            today=ctx.calendar.local_date(ctx.now), now=ctx.now,
+        )
     state.directory.invalidate()
     return report
 
@@ -189,8 +195,8 @@ def list_users(ctx: CtxDep, actor: CurrentActor) -> list[UserRead]:
 @user_router.post("", summary="新建用户", status_code=201)
 def create_user(user_in: UserCreate, ctx: CtxDep, actor: CurrentActor) -> UserRead:
     """Create a user with roles and, for handling-unit staff, a unit."""
-    user = actions.do_create_user(ctx.session, user_in, actor=actor, now=ctx.now)
-    ctx.session.commit()
+    with writing(ctx.session):
+        user = actions.do_create_user(ctx.session, user_in, actor=actor, now=ctx.now)
     return user_read(ctx, user)
 
 
@@ -203,10 +209,11 @@ def get_user(username: str, ctx: CtxDep, actor: CurrentActor) -> UserRead:
 
 
 @user_router.patch("/{username}", summary="修改用户")
-def update_user(username: str, user_in: UserUpdate, ctx: CtxDep, actor: CurrentActor) -> UserRead:
+def update_user(username: str, user_in: UserUpdate, ctx: CtxDep, actor: CurrentActor, state: StateDep) -> UserRead:
     """Change a user's name, roles, unit, password or active flag (``version`` guards concurrent edits)."""
     _require_admin(actor)
-    user = service.get_user(ctx.session, username=username)
-    actions.do_update_user(ctx.session, user, user_in, actor=actor, now=ctx.now)
-    ctx.session.commit()
+    with writing(ctx.session):
+        user = service.get_user(ctx.session, username=username)
+        actions.do_update_user(ctx.session, user, user_in, actor=actor, now=ctx.now)
+    state.tokens.clear()  # roles, unit or active flag may have changed
     return user_read(ctx, user)

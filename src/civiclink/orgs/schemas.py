@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from civiclink.orgs.models import UNIT_KINDS
 from civiclink.orgs.roles import Role
+from civiclink.validation import InputModel
 
 UnitKind = Literal[UNIT_KINDS]  # type: ignore[valid-type]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.\-]+$")]
@@ -20,8 +21,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 # -- the org file (YAML or CSV) ------------------------------------------------------------------------------
 
 
-class OrgFileUnit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrgFileUnit(InputModel):
 
     code: Code
     name: Name
@@ -39,12 +39,16 @@ class OrgFileUnit(BaseModel):
         return str(v)  # YAML reads 320613 as an int
 
 
-class OrgFileCategory(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrgFileCategory(InputModel):
 
     code: Code
     name: Name
     owner: str | None = None  # a unit code, or "属地" for the local government of the place
+
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _owner_as_text(cls, v):
+        return None if v is None else str(v)  # YAML reads an unquoted 320613 as a number
     keywords: list[str] = Field(default_factory=list)
     children: list[OrgFileCategory] = Field(default_factory=list)
 
@@ -56,8 +60,7 @@ class OrgFileCity(BaseModel):
     name: str | None = None
 
 
-class OrgFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrgFile(InputModel):
 
     city: OrgFileCity | None = None
     categories: list[OrgFileCategory] | None = None
@@ -82,7 +85,7 @@ class OrgFile(BaseModel):
             if code in nodes:
                 raise ValueError(f"第 {line} 行：单位编码 {code} 重复")
 
-            def split(key):
+            def split(key, row=row):
                 return [x.strip() for x in (row.get(key) or "").split("|") if x.strip()]
 
             nodes[code] = {
@@ -108,6 +111,15 @@ class OrgFile(BaseModel):
                 raise ValueError(f"单位 {code} 的上级 {parent} 不在文件中")
             else:
                 nodes[parent]["children"].append(nodes[code])
+        reachable: set[str] = set()
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            reachable.add(node["code"])
+            stack.extend(node["children"])
+        cut_off = [code for code in order if code not in reachable]
+        if cut_off:
+            raise ValueError(f"单位 {', '.join(cut_off[:5])} 的上级关系形成循环（不在任何顶层单位之下）")
         return cls.model_validate({"units": roots})
 
 
@@ -153,8 +165,7 @@ class OrgImportReport(BaseModel):
 
 
 # Properties to receive when an administrator creates a user.
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserCreate(InputModel):
 
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[\w.\-]+$")]
     display_name: Name
@@ -164,8 +175,7 @@ class UserCreate(BaseModel):
 
 
 # Properties an administrator may change (all optional); ``version`` guards concurrent edits.
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserUpdate(InputModel):
 
     version: int
     display_name: Name | None = None

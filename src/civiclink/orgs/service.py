@@ -3,6 +3,7 @@ the suggested owner of a matter, users and tokens."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,7 +56,10 @@ class OrgDirectory:
     categories: dict[int, CategoryInfo] = field(default_factory=dict)
     _unit_codes: dict[str, int] = field(default_factory=dict)
     _category_codes: dict[str, int] = field(default_factory=dict)
-    _place_names: list[tuple[str, int]] = field(default_factory=list)  # longest first
+    _place_names: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _own_city_names: frozenset[str] = frozenset()
+    _longest_place_name: int = 0
+    _hotline_center_id: int | None = None
 
     @classmethod
     def load(cls, session: Session) -> OrgDirectory:
@@ -92,6 +96,15 @@ class OrgDirectory:
             )
             d._category_codes[c.code] = c.id
         d._place_names = _place_index(d.units.values(), {u.id: u for u in units})
+        # Names of this city and its places that an address may start with (incl. historical ones: 海门市).
+        d._own_city_names = frozenset(
+            name.removesuffix("人民政府")
+            for u in d.units.values() if u.kind in ("city", *COUNTY_LEVEL_KINDS)
+            for name in (u.name, u.full_name or "", f"{u.short_name or ''}市", *u.aliases)
+        )
+        d._longest_place_name = max((len(n) for n in d._place_names), default=0)
+        centres = sorted(u.id for u in d.units.values() if u.kind == "hotline_center" and u.active)
+        d._hotline_center_id = centres[0] if centres else None
         return d
 
     # -- lookups -------------------------------------------------------------------------------------------
@@ -127,10 +140,7 @@ class OrgDirectory:
         return cat
 
     def hotline_center(self) -> UnitInfo | None:
-        for u in self.units.values():
-            if u.kind == "hotline_center" and u.active:
-                return u
-        return None
+        return self.unit(self._hotline_center_id)
 
     def county_level(self, unit: UnitInfo | None) -> UnitInfo | None:
         """The district/county (区/县/县级市/开发区) a place lies in, or the unit itself if it is one."""
@@ -151,27 +161,46 @@ class OrgDirectory:
     # -- 属地 and 派单目录 --------------------------------------------------------------------------------
 
     def resolve_place(self, address: str | None) -> UnitInfo | None:
-        """The deepest active place whose name or alias appears in the address (longest match first).
+        """The 属地 of an address: the deepest place the address's known names agree on.
 
-        When several places match, the one that agrees with most of the others (they are its ancestors) wins,
-        so "通州区金沙街道" gives 金沙街道 and a stray name of another district does not pull it away.
+        Every known name in the address is found (full names and configured aliases count most, road names
+        less, generated short forms such as 崇川 or 平潮 least); overlapping finds keep the strongest and
+        longest. The winner is the place whose own matches plus its ancestors' weigh most, deepest first:
+        "通州区金沙街道" gives 金沙街道, and "海门区临江镇" stays in 海门区 rather than following a stray
+        short form into another district. An address in another city ("北京市通州区…") resolves to nothing.
         """
-        if not address:
+        if not address or self._other_city(address):
             return None
-        found: list[UnitInfo] = []
-        text = address
-        for name, uid in self._place_names:
-            if name in text:
-                found.append(self.units[uid])
-                text = text.replace(name, "\u0000" * len(name))
-        if not found:
+        hits = []  # (strength, length, start, unit id)
+        n = len(address)
+        for i in range(n - 1):
+            for length in range(min(self._longest_place_name, n - i), 1, -1):
+                found = self._place_names.get(address[i : i + length])
+                if found is not None:
+                    hits.append((found[1], length, i, found[0]))
+        taken = [False] * n
+        weight: dict[int, int] = {}
+        for strength, length, i, uid in sorted(hits, key=lambda h: (-h[0], -h[1], h[2])):
+            if any(taken[i : i + length]):
+                continue
+            taken[i : i + length] = [True] * length
+            weight[uid] = max(weight.get(uid, 0), strength)
+        if not weight:
             return None
-        # The candidate that agrees with most of the other matches (they are its ancestors), deepest first.
-        def score(candidate: UnitInfo) -> tuple[int, int]:
-            agreeing = sum(1 for other in found if other.id in candidate.ancestor_ids)
-            return agreeing, len(candidate.ancestor_ids)
 
-        return max(found, key=score)
+        def score(uid: int) -> tuple[int, int]:
+            unit = self.units[uid]
+            return sum(weight.get(a, 0) for a in unit.ancestor_ids), len(unit.ancestor_ids)
+
+        return self.units[max(weight, key=score)]
+
+    def _other_city(self, address: str) -> bool:
+        """Does the address start in another province or city than this one?"""
+        m = _CITY_PREFIX.match(address)
+        if not m:
+            return False
+        city = m.group(1)
+        return city not in self._own_city_names
 
     def suggested_unit(self, category: CategoryInfo | None, place: UnitInfo | None) -> UnitInfo | None:
         """The owner a matter should be dispatched to (R-603, R-604).
@@ -189,29 +218,40 @@ class OrgDirectory:
         return None
 
 
-def _place_index(infos, rows: dict[int, OrgUnit]) -> list[tuple[str, int]]:
-    names: dict[str, set[int]] = {}
+_CITY_PREFIX = re.compile(r"^(?:[\u4e00-\u9fa5]{2,7}(?:省|自治区))?([\u4e00-\u9fa5]{2,5}市)")
+# How much a kind of match counts when places compete (see resolve_place).
+FULL_NAME, ALIAS, ROAD, SHORT_FORM = 3, 3, 2, 1
 
-    def add(name: str, uid: int):
+
+def _place_index(infos, rows: dict[int, OrgUnit]) -> dict[str, tuple[int, int]]:
+    """name → (unit id, strength). A name two places share at the same strength resolves nothing; a full
+    name or a configured alias beats a generated short form of another place's name."""
+    names: dict[str, dict[int, int]] = {}
+
+    def add(name: str, uid: int, strength: int):
         if name and len(name) >= 2:
-            names.setdefault(name, set()).add(uid)
+            units = names.setdefault(name, {})
+            units[uid] = max(units.get(uid, 0), strength)
 
     for info in infos:
         if not info.active or info.kind not in PLACE_KINDS or info.kind == "city":
             continue
-        add(info.name, info.id)
+        add(info.name, info.id, FULL_NAME)
         for alias in info.aliases:
-            add(alias, info.id)
+            add(alias, info.id, ALIAS)
         for road in rows[info.id].roads or ():
-            add(road, info.id)
+            add(road, info.id, ROAD)
         # The usual short forms: 崇川区 → 崇川, 平潮镇 → 平潮, 和平桥街道 → 和平桥.
         for suffix in ("街道", "社区", "区", "县", "市", "镇", "乡", "村"):
             if info.name.endswith(suffix) and len(info.name) - len(suffix) >= 2:
-                add(info.name[: -len(suffix)], info.id)
+                add(info.name[: -len(suffix)], info.id, SHORT_FORM)
                 break
-    # A short name shared by two places is ambiguous: keep it only where it is the full name.
-    index = [(name, next(iter(ids))) for name, ids in names.items() if len(ids) == 1]
-    index.sort(key=lambda x: len(x[0]), reverse=True)
+    index = {}
+    for name, units in names.items():
+        best = max(units.values())
+        winners = [uid for uid, strength in units.items() if strength == best]
+        if len(winners) == 1:
+            index[name] = (winners[0], best)
     return index
 
 

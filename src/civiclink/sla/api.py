@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from pydantic import BaseModel
 
-from civiclink.errors import ERROR_RESPONSES
+from civiclink.db import writing
 from civiclink.deps import CtxDep, CurrentActor, StateDep
-from civiclink.errors import Invalid
+from civiclink.errors import ERROR_RESPONSES, Forbidden, Invalid
+from civiclink.orgs.roles import Role
 from civiclink.sla import service
 
 router = APIRouter(prefix="/api/calendar", tags=["工作日历"], responses=ERROR_RESPONSES)
@@ -74,14 +75,17 @@ def import_calendar(
     ctx: CtxDep, actor: CurrentActor, state: StateDep, file: Annotated[UploadFile, File()]
 ) -> ImportResult:
     """Import a year's official schedule (``date,type,name``; type holiday/休 or workday/班)."""
+    if not actor.has(Role.ADMIN):
+        raise Forbidden("只有管理员可以导入节假日安排")
     try:
         text = file.file.read().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Invalid("文件必须是 UTF-8 编码") from exc
-    years = service.do_import_calendar(
-        ctx.session, service.parse_calendar_csv(text), actor=actor, source=file.filename or "upload", now=ctx.now,
-        tz=state.settings.tz, yellow_share=state.settings.sla.yellow_share,
-    )
-    ctx.session.commit()
+    schedule = service.parse_calendar_csv(text)
+    with writing(ctx.session):
+        years = service.do_import_calendar(
+            ctx.session, schedule, actor=actor, source=file.filename or "upload", now=ctx.now,
+            tz=state.settings.tz, yellow_share=state.settings.sla.yellow_share,
+        )
     state.calendar.invalidate()
     return ImportResult(years=years)

@@ -20,6 +20,8 @@ import chinese_calendar
 from chinese_calendar import constants as _cc
 
 DAY = 86400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 HOLIDAY_NAMES_ZH = {
     "New Year's Day": "元旦",
@@ -66,6 +68,8 @@ class WorkCalendar:
         self.tz = tz
         self._exceptions = dict(exceptions or {})
         self.known_years = frozenset(known_years or ())
+        self._starts: dict[int, int] = {}
+        self._kinds: dict[int, tuple[bool, bool]] = {}
 
     @classmethod
     def official(
@@ -113,40 +117,61 @@ class WorkCalendar:
         """The start of the local day after ``moment``: where a working-day limit starts counting."""
         return self.start_of_day(self.local_date(moment) + timedelta(days=1))
 
+    # The loops below run on integer microseconds since the epoch, with each local day's start and kind
+    # cached: deadlines are computed on every intake and every clock change, so this is a hot path.
+
+    def _day_start(self, ordinal: int) -> int:
+        value = self._starts.get(ordinal)
+        if value is None:
+            moment = datetime.combine(date.fromordinal(ordinal), time(0), tzinfo=self.tz)
+            value = self._starts[ordinal] = (moment - _EPOCH) // _MICRO
+        return value
+
+    def _day_kind(self, ordinal: int) -> tuple[bool, bool]:
+        """(is a working day, is in a known year) of the local day ``ordinal``."""
+        value = self._kinds.get(ordinal)
+        if value is None:
+            day = date.fromordinal(ordinal)
+            value = self._kinds[ordinal] = (self.is_workday(day), self.is_known(day))
+        return value
+
+    def _ordinal(self, us: int) -> int:
+        return (_EPOCH + us * _MICRO).astimezone(self.tz).toordinal()
+
     def working_seconds(self, start: datetime, end: datetime) -> tuple[int, bool]:
         """Seconds of [start, end) that fall on working days, and whether an unknown year was crossed."""
         if end <= start:
             return 0, False
         total, provisional = 0, False
-        cursor = start.astimezone(UTC)
-        end = end.astimezone(UTC)
-        while cursor < end:
-            day = self.local_date(cursor)
-            day_end = self.start_of_day(day + timedelta(days=1))
-            segment_end = min(day_end, end)
-            if not self.is_known(day):
-                provisional = True
-            if self.is_workday(day):
-                total += int((segment_end - cursor).total_seconds())
+        cursor, stop = (start - _EPOCH) // _MICRO, (end - _EPOCH) // _MICRO
+        ordinal = self._ordinal(cursor)
+        while cursor < stop:
+            segment_end = min(self._day_start(ordinal + 1), stop)
+            workday, known = self._day_kind(ordinal)
+            provisional = provisional or not known
+            if workday:
+                total += (segment_end - cursor) // 1_000_000
             cursor = segment_end
+            ordinal += 1
         return total, provisional
 
     def add_working_seconds(self, start: datetime, seconds: int) -> tuple[datetime, bool]:
         """The moment when ``seconds`` of working time have passed after ``start``; and whether provisional."""
-        cursor = start.astimezone(UTC)
+        cursor = (start - _EPOCH) // _MICRO
+        ordinal = self._ordinal(cursor)
         remaining = seconds
         provisional = False
         for _ in range(3660):  # ten years of days: a hard stop for absurd inputs
-            day = self.local_date(cursor)
-            if not self.is_known(day):
-                provisional = True
-            day_end = self.start_of_day(day + timedelta(days=1))
-            if self.is_workday(day):
-                available = int((day_end - cursor).total_seconds())
+            workday, known = self._day_kind(ordinal)
+            provisional = provisional or not known
+            day_end = self._day_start(ordinal + 1)
+            if workday:
+                available = (day_end - cursor) // 1_000_000
                 if remaining <= available:
-                    return cursor + timedelta(seconds=remaining), provisional
+                    return _EPOCH + (cursor + remaining * 1_000_000) * _MICRO, provisional
                 remaining -= available
             cursor = day_end
+            ordinal += 1
         raise ValueError("working-time addition ran past ten years")
 
     def add_workdays(self, day: date, n: int) -> date:

@@ -17,9 +17,27 @@ from civiclink.sla.models import StageClock
 STAGES = ("dispatch", "sign", "handle", "callback")
 
 
+def new_clock_values(
+    *, stage: str, round: int, limit: Limit, now: datetime, calendar: WorkCalendar, yellow_share: float
+) -> dict:
+    """The column values of a clock starting ``now`` (plain data: the intake path inserts them directly)."""
+    kind = "working" if limit.unit == "wd" else "natural"
+    # The day the clock starts never counts towards a working-day limit (see sla.calendar).
+    effective_start = calendar.next_midnight(now) if kind == "working" else now
+    due_at, provisional = _point(kind, effective_start, limit.seconds, calendar)
+    warn_at, _ = _point(kind, effective_start, int(limit.seconds * yellow_share), calendar)
+    return {
+        "stage": stage, "round": round, "calendar": kind, "limit_label": str(limit),
+        "budget_seconds": limit.seconds, "extended_seconds": 0, "paused_seconds": 0,
+        "started_at": now, "effective_start": effective_start, "paused_since": None, "pause_reason": None,
+        "stopped_at": None, "stop_reason": None, "due_at": due_at, "warn_at": warn_at,
+        "provisional": provisional, "breached": False,
+    }
+
+
 def start_clock(
     *,
-    order_id: int | None,
+    order,
     stage: str,
     round: int,
     limit: Limit,
@@ -27,24 +45,16 @@ def start_clock(
     calendar: WorkCalendar,
     yellow_share: float,
 ) -> StageClock:
-    working = limit.unit == "wd"
-    clock = StageClock(
-        order_id=order_id,
-        stage=stage,
-        round=round,
-        calendar="working" if working else "natural",
-        limit_label=str(limit),
-        budget_seconds=limit.seconds,
-        extended_seconds=0,
-        paused_seconds=0,
-        started_at=now,
-        # The day the clock starts never counts towards a working-day limit (see sla.calendar).
-        effective_start=calendar.next_midnight(now) if working else now,
-        provisional=False,
-        breached=False,
-    )
-    recompute(clock, calendar=calendar, yellow_share=yellow_share)
-    return clock
+    values = new_clock_values(stage=stage, round=round, limit=limit, now=now, calendar=calendar,
+                              yellow_share=yellow_share)
+    return StageClock(order=order, **values)
+
+
+def _point(kind: str, effective_start: datetime, seconds: int, calendar: WorkCalendar) -> tuple[datetime, bool]:
+    """The moment ``seconds`` after ``effective_start`` on the clock's axis, and whether it is provisional."""
+    if kind == "working":
+        return calendar.add_working_seconds(effective_start, seconds)
+    return effective_start + timedelta(seconds=seconds), False
 
 
 def _measure(clock: StageClock, start: datetime, end: datetime, calendar: WorkCalendar) -> int:
@@ -57,9 +67,7 @@ def _measure(clock: StageClock, start: datetime, end: datetime, calendar: WorkCa
 
 
 def _at(clock: StageClock, seconds: int, calendar: WorkCalendar) -> tuple[datetime, bool]:
-    if clock.calendar == "working":
-        return calendar.add_working_seconds(clock.effective_start, seconds)
-    return clock.effective_start + timedelta(seconds=seconds), False
+    return _point(clock.calendar, clock.effective_start, seconds, calendar)
 
 
 def allowed_seconds(clock: StageClock) -> int:

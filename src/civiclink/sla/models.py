@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civiclink.db import Base, UTCDateTime
 
@@ -59,3 +59,6 @@ class StageClock(Base):
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     breached: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Lets a clock be created with its order before the order has an id (one flush at commit).
+    order = relationship("WorkOrder")

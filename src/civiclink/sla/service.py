@@ -15,8 +15,8 @@ from civiclink.audit.service import record_event
 from civiclink.cache import Snapshot, bump_revision
 from civiclink.errors import Forbidden, Invalid
 from civiclink.orgs.roles import Actor, Role
-from civiclink.sla.calendar import WorkCalendar
 from civiclink.sla import clocks
+from civiclink.sla.calendar import WorkCalendar
 from civiclink.sla.models import CalendarDay, CalendarYear, StageClock
 
 CALENDAR_REVISION = "calendar"

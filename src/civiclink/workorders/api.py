@@ -5,8 +5,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from civiclink.db import writing
+from civiclink.deps import CtxDep, CurrentActor, respond
 from civiclink.errors import ERROR_RESPONSES
-from civiclink.deps import CtxDep, CurrentActor
 from civiclink.i18n import label
 from civiclink.workorders import actions, service
 from civiclink.workorders.schemas import (
@@ -26,9 +27,9 @@ sla_router = APIRouter(prefix="/api/sla", tags=["时限预警"], responses=ERROR
 @router.post("", summary="登记工单", status_code=201)
 def register_order(order_in: OrderCreate, ctx: CtxDep, actor: CurrentActor) -> OrderRead:
     """登记 a new 工单; it gets a number, an owner and its clocks (or closes at intake with an answer)."""
-    order = actions.do_register_order(ctx, order_in, actor=actor)
-    ctx.session.commit()
-    return service.order_read(ctx, order, actor)
+    with writing(ctx.session):
+        order = actions.do_register_order(ctx, order_in, actor=actor)
+    return respond(service.order_read(ctx, order, actor), 201)
 
 
 @router.get("", summary="工单列表")
@@ -71,9 +72,9 @@ def _action_route(action: Action):
     body_model = ACTION_BODIES[action]
 
     def endpoint(number: str, body: body_model, ctx: CtxDep, actor: CurrentActor) -> OrderRead:  # type: ignore[valid-type]
-        order = actions.do_order_action(ctx, number, action, body, actor=actor)
-        ctx.session.commit()
-        return service.order_read(ctx, order, actor)
+        with writing(ctx.session):
+            order = actions.do_order_action(ctx, number, action, body, actor=actor)
+        return respond(service.order_read(ctx, order, actor))
 
     endpoint.__name__ = f"order_{action.value}"
     endpoint.__doc__ = f"{label('action', action)}（{action.value}）"

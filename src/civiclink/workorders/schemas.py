@@ -6,9 +6,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from civiclink.config import Limit
+from civiclink.validation import InputModel
 from civiclink.workorders.models import Channel, RequestType, Satisfaction, Urgency
 from civiclink.workorders.states import Action, State
 
@@ -17,8 +18,7 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
 
 
-class Caller(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Caller(InputModel):
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
@@ -41,8 +41,7 @@ class Caller(BaseModel):
 
 
 # Properties to receive on registration (登记).
-class OrderCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrderCreate(InputModel):
 
     channel: Channel
     caller: Caller = Field(default_factory=Caller)
@@ -155,8 +154,7 @@ class WarningRead(BaseModel):
 # -- action bodies -------------------------------------------------------------------------------------------
 
 
-class Versioned(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Versioned(InputModel):
 
     version: int = Field(description="您看到的工单版本；与当前版本不符时返回 409")
 
@@ -226,8 +224,7 @@ class MergeIn(Versioned):
     into: str = Field(description="主单编号")
 
 
-class SupervisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SupervisionIn(InputModel):
 
     version: int | None = Field(default=None, description="可选：催办/督办不依赖工单内容")
     note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
