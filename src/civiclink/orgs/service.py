@@ -58,7 +58,7 @@ class OrgDirectory:
     _category_codes: dict[str, int] = field(default_factory=dict)
     _place_names: dict[str, tuple[int, int]] = field(default_factory=dict)
     _own_city_names: frozenset[str] = frozenset()
-    _longest_place_name: int = 0
+    _name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first character → name lengths
     _hotline_center_id: int | None = None
 
     @classmethod
@@ -102,7 +102,10 @@ class OrgDirectory:
             for u in d.units.values() if u.kind in ("city", *COUNTY_LEVEL_KINDS)
             for name in (u.name, u.full_name or "", f"{u.short_name or ''}市", *u.aliases)
         )
-        d._longest_place_name = max((len(n) for n in d._place_names), default=0)
+        by_first: dict[str, set[int]] = {}
+        for name in d._place_names:
+            by_first.setdefault(name[0], set()).add(len(name))
+        d._name_lengths = {ch: tuple(sorted(ls, reverse=True)) for ch, ls in by_first.items()}
         centres = sorted(u.id for u in d.units.values() if u.kind == "hotline_center" and u.active)
         d._hotline_center_id = centres[0] if centres else None
         return d
@@ -173,11 +176,13 @@ class OrgDirectory:
             return None
         hits = []  # (strength, length, start, unit id)
         n = len(address)
+        names, lengths_by_first = self._place_names, self._name_lengths
         for i in range(n - 1):
-            for length in range(min(self._longest_place_name, n - i), 1, -1):
-                found = self._place_names.get(address[i : i + length])
-                if found is not None:
-                    hits.append((found[1], length, i, found[0]))
+            for length in lengths_by_first.get(address[i], ()):
+                if i + length <= n:
+                    found = names.get(address[i : i + length])
+                    if found is not None:
+                        hits.append((found[1], length, i, found[0]))
         taken = [False] * n
         weight: dict[int, int] = {}
         for strength, length, i, uid in sorted(hits, key=lambda h: (-h[0], -h[1], h[2])):
