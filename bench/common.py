@@ -21,6 +21,39 @@ import httpx2
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+SECRET = "bench-secret"
+
+
+def prepare_database(url: str, *, operator: bool = False) -> str | None:
+    """A fresh schema with the 南通 org tree; with ``operator``, also an operator and a token (returned)."""
+    from datetime import UTC, datetime
+
+    from civiclink.app import build_state
+    from civiclink.config import get_settings
+    from civiclink.db import begin_write
+    from civiclink.migrate import upgrade
+    from civiclink.orgs.actions import do_create_user, do_import_org_file, do_issue_token
+    from civiclink.orgs.api import parse_org_file
+    from civiclink.orgs.roles import SYSTEM, Role
+    from civiclink.orgs.schemas import UserCreate
+
+    settings = get_settings(_env_file=None, database_url=url, secret_key=SECRET, log_level="WARNING")
+    state = build_state(settings)
+    upgrade(state.engine)
+    now = datetime.now(UTC)
+    token = None
+    with state.sessions() as s:
+        begin_write(s)
+        f = settings.resolved_org_file
+        do_import_org_file(s, parse_org_file(f.name, f.read_bytes()), actor=SYSTEM, source=f.name,
+                           today=now.date(), now=now)
+        if operator:
+            user = do_create_user(s, UserCreate(username="bench", display_name="bench", password="bench-password",
+                                                roles=[Role.OPERATOR], unit_code="12345"), actor=SYSTEM, now=now)
+            token, _ = do_issue_token(s, user, secret=SECRET, now=now, ttl=settings.token_ttl)
+        s.commit()
+    state.engine.dispose()
+    return token
 
 
 def free_port() -> int:

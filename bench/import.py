@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, postgres  # noqa: E402
+from bench.common import PYTHON, ROOT, postgres, prepare_database  # noqa: E402
 
 HEADER = ["number", "registered_at", "channel", "request_type", "title", "content", "category", "address",
           "place", "urgency", "caller_name", "caller_phone", "confidential", "handling_unit", "state", "reply",
@@ -65,34 +65,12 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             ])
 
 
-def prepare(url: str) -> None:
-    from civiclink.app import build_state
-    from civiclink.config import get_settings
-    from civiclink.db import begin_write
-    from civiclink.migrate import upgrade
-    from civiclink.orgs.actions import do_import_org_file
-    from civiclink.orgs.api import parse_org_file
-    from civiclink.orgs.roles import SYSTEM
-
-    settings = get_settings(_env_file=None, database_url=url, secret_key="bench", log_level="WARNING")
-    state = build_state(settings)
-    upgrade(state.engine)
-    now = datetime.now(UTC)
-    with state.sessions() as s:
-        begin_write(s)
-        f = settings.resolved_org_file
-        do_import_org_file(s, parse_org_file(f.name, f.read_bytes()), actor=SYSTEM, source=f.name,
-                           today=now.date(), now=now)
-        s.commit()
-    state.engine.dispose()
-
-
 IMPORTER = """
 import json, resource, sys, time
 from pathlib import Path
 from civiclink.config import get_settings
 from civiclink.workorders.importer import import_orders_csv
-settings = get_settings(_env_file=None, database_url=sys.argv[1], secret_key="bench", log_level="WARNING")
+settings = get_settings(_env_file=None, database_url=sys.argv[1], secret_key="bench-secret", log_level="WARNING")
 t = time.perf_counter()
 report = import_orders_csv(settings, Path(sys.argv[2]), batch_size=int(sys.argv[3]))
 print(json.dumps({"rows": report.rows, "imported": report.imported, "errors": report.error_count,
@@ -163,14 +141,14 @@ def main() -> None:
               flush=True)
         for engine in args.engines.split(","):
             with contextlib.ExitStack() as stack:
-                def fresh(name: str) -> str:
+                def fresh(name: str, engine=engine, stack=stack) -> str:
                     if engine == "sqlite":
                         return f"sqlite:///{tmp / name}.db"
                     return stack.enter_context(postgres())
 
                 url_small, url_full, url_raw = fresh("small"), fresh("full"), fresh("raw")
                 for url in (url_small, url_full, url_raw):
-                    prepare(url)
+                    prepare_database(url)
                 small = run_importer(url_small, tenth, args.batch)
                 ours = run_importer(url_full, full, args.batch)
                 raw_seconds = raw_executemany(url_raw, full, args.batch)

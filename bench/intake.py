@@ -15,44 +15,14 @@ import argparse
 import contextlib
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import closed_loop, open_loop, postgres, server  # noqa: E402
+from bench.common import SECRET, closed_loop, open_loop, postgres, prepare_database, server  # noqa: E402
 
-SECRET = "bench-secret"
 ADDRESSES = ["南通市崇川区和平桥街道人民中路18号", "通州区金沙街道朝霞路88号", "海门区三星镇", "如皋市城南街道",
              "开发区竹行街道通盛大道", "崇川区唐闸镇街道南市街"]
-
-
-def prepare(url: str) -> str:
-    """Schema, the 南通 org tree, an operator and a token; returns the token."""
-    from civiclink.app import build_state
-    from civiclink.config import get_settings
-    from civiclink.db import begin_write
-    from civiclink.migrate import upgrade
-    from civiclink.orgs.actions import do_create_user, do_import_org_file, do_issue_token
-    from civiclink.orgs.api import parse_org_file
-    from civiclink.orgs.roles import SYSTEM, Role
-    from civiclink.orgs.schemas import UserCreate
-
-    settings = get_settings(_env_file=None, database_url=url, secret_key=SECRET, log_level="WARNING")
-    state = build_state(settings)
-    upgrade(state.engine)
-    now = datetime.now(UTC)
-    with state.sessions() as s:
-        begin_write(s)
-        f = settings.resolved_org_file
-        do_import_org_file(s, parse_org_file(f.name, f.read_bytes()), actor=SYSTEM, source=f.name,
-                           today=now.date(), now=now)
-        user = do_create_user(s, UserCreate(username="bench", display_name="bench", password="bench-password",
-                                            roles=[Role.OPERATOR], unit_code="12345"), actor=SYSTEM, now=now)
-        token, _ = do_issue_token(s, user, secret=SECRET, now=now, ttl=settings.token_ttl)
-        s.commit()
-    state.engine.dispose()
-    return token
 
 
 def order_body(worker: int, n: int) -> dict:
@@ -74,7 +44,7 @@ def floor_body(worker: int, n: int) -> dict:
 
 
 def run_engine(name: str, url: str, args) -> list[tuple]:
-    token = prepare(url)
+    token = prepare_database(url, operator=True)
     rows = []
     env = {"CIVICLINK_DATABASE_URL": url, "CIVICLINK_SECRET_KEY": SECRET, "CIVICLINK_LOG_LEVEL": "WARNING"}
     targets = [

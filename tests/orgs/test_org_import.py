@@ -41,6 +41,12 @@ COUNTY_LEVEL = {
     "320671": ("南通经济技术开发区", "zone"),
 }
 
+# What importing edited_copy() changes: one street added, two renamed/moved, two dropped, a category swapped.
+EDITED_COPY_REPORT = {
+    "units_created": 1, "units_updated": 2, "units_deactivated": 2,
+    "categories_created": 1, "categories_updated": 0, "categories_deactivated": 1,
+}
+
 
 # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -295,14 +301,7 @@ def test_edits_update_deactivate_and_create(state, actors):
     before = units(state)
     before_cats = categories(state)
     report = run_import(state, edited_copy(state), name="nantong-2025.yaml", actor=actors["admin"])
-    assert report.model_dump() == {
-        "units_created": 1,
-        "units_updated": 2,
-        "units_deactivated": 2,
-        "categories_created": 1,
-        "categories_updated": 0,
-        "categories_deactivated": 1,
-    }
+    assert report.model_dump() == EDITED_COPY_REPORT
     after = units(state)
     # Ids are kept; nothing is deleted.
     assert set(before) <= set(after) and len(after) == len(before) + 1
@@ -645,14 +644,7 @@ def test_import_route_applies_the_file_and_the_new_unit_is_visible_at_once(state
     assert client.get("/api/orgs/units/chongchuan.xuetian", headers=headers).json()["name"] == "学田街道"
     r = upload(client, headers, "nantong-2025.yaml", dump(edited_copy(state)))
     assert r.status_code == 200, r.text
-    assert r.json() == {
-        "units_created": 1,
-        "units_updated": 2,
-        "units_deactivated": 2,
-        "categories_created": 1,
-        "categories_updated": 0,
-        "categories_deactivated": 1,
-    }
+    assert r.json() == EDITED_COPY_REPORT
     new = client.get(f"/api/orgs/units/{code}", headers=headers)
     assert new.status_code == 200 and new.json()["parent_code"] == "chongchuan.hepingqiao"
     assert client.get("/api/orgs/units/chongchuan.xuetian", headers=headers).json()["name"] == "学田新城街道"
