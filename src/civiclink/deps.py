@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
@@ -32,6 +33,8 @@ from civiclink.orgs.roles import Actor
 from civiclink.orgs.security import token_digest
 from civiclink.orgs.service import OrgDirectory, find_token
 from civiclink.sla.calendar import WorkCalendar
+
+T = TypeVar("T")
 
 
 class TokenCache:
@@ -80,6 +83,7 @@ class AppState:
     calendar: Snapshot[WorkCalendar]
     directory: Snapshot[OrgDirectory]
     tokens: TokenCache = field(default_factory=TokenCache)
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def ctx(self, session: Session, now=None) -> Ctx:
         return Ctx(
@@ -122,6 +126,24 @@ async def get_ctx(state: StateDep) -> AsyncIterator[Ctx]:
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
+
+
+async def run_write(state: AppState, work: Callable[[], T]) -> T:
+    """Run a short write (an action and its commit).
+
+    Writes end on one lock anyway (the audit chain's head; on SQLite the database itself), so a process gains
+    nothing from running several at once: threads that hold row locks while they wait for the interpreter lock
+    only make the queue longer. On SQLite the write runs right here on the event loop (the hop to a thread costs
+    more than the write); on PostgreSQL, whose round trips would stall the loop, in a worker thread, one at a time.
+    """
+    if state.engine.dialect.name == "sqlite":
+        return work()
+
+    def one_at_a_time() -> T:
+        with state.write_lock:
+            return work()
+
+    return await run_in_threadpool(one_at_a_time)
 
 
 def respond(model: BaseModel, status_code: int = 200) -> Response:

@@ -8,10 +8,11 @@ sealed into the hash chain at commit. A refused action raises before writing any
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import String, bindparam, cast, func, insert, literal, null, select, true, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -253,27 +254,19 @@ def _hotline_center_id(ctx: Ctx) -> int | None:
     return center.id if center else None
 
 
-def next_number(ctx: Ctx, day: date) -> str:
-    """The next number of the day: NT20230129-000123 (prefix, local date, per-day sequence)."""
-    key = f"{ctx.settings.number_prefix}{day:%Y%m%d}"
-    connection = ctx.session.connection()
-    stmt = _NEXT_NUMBER[connection.dialect.name == "postgresql"]
-    value = connection.execute(stmt, {"key": key}).scalar_one()
-    return f"{key}-{value:06d}"
-
-
-def _next_number_statement(dialect_insert):
+def _next_number_statement():
+    """The per-day counter behind numbers such as NT20230129-000123 (SQLite; PostgreSQL folds it into the
+    registration statement)."""
     table = NumberCounter.__table__
     return (
-        dialect_insert(table)
+        sqlite_insert(table)
         .values(key=bindparam("key"), value=1)
         .on_conflict_do_update(index_elements=[table.c.key], set_={"value": table.c.value + 1})
         .returning(table.c.value)
     )
 
 
-# Built once: the statement is the same every time, only the key changes (by dialect: SQLite, PostgreSQL).
-_NEXT_NUMBER = {False: _next_number_statement(sqlite_insert), True: _next_number_statement(pg_insert)}
+_NEXT_NUMBER = _next_number_statement()
 
 
 # -- registration --------------------------------------------------------------------------------------------
@@ -291,6 +284,65 @@ def _new_clock(ctx: Ctx, request_type: str, urgency: str, stage: str) -> dict:
     limit = ctx.settings.sla.stages[stage].for_order(request_type=request_type, urgency=urgency)
     return clocks.new_clock_values(stage=stage, round=1, limit=limit, now=ctx.now, calendar=ctx.calendar,
                                    yellow_share=ctx.settings.sla.yellow_share)
+
+
+def _insert_order(ctx: Ctx, values: dict, new_clocks: list[dict]) -> tuple[int, str, list[int]]:
+    """Insert a new order and its clocks; returns the order's id and number and the clocks' ids.
+
+    Intake is the hot path (every call of the day), so the rows go in as plain INSERTs rather than through
+    the ORM's unit of work, which costs several times more per row. The number's counter row stays locked
+    until commit, so it is taken as late as possible. On PostgreSQL, counter, order and clocks are one
+    statement (one round trip instead of three, and a shorter hold on the counter row).
+    """
+    connection = ctx.session.connection()
+    key = f"{ctx.settings.number_prefix}{ctx.calendar.local_date(ctx.now):%Y%m%d}"
+    if connection.dialect.name == "postgresql":
+        params = dict(values, key=key)
+        for i, clock in enumerate(new_clocks):
+            params.update({f"c{i}_{name}": value for name, value in clock.items()})
+        rows = connection.execute(_pg_register_statement(len(new_clocks)), params).all()
+        order_id, number = rows[0][0], rows[0][1]
+        by_stage = {stage: clock_id for _, _, clock_id, stage in rows if clock_id is not None}
+        return order_id, number, [by_stage[c["stage"]] for c in new_clocks]
+    value = connection.execute(_NEXT_NUMBER, {"key": key}).scalar_one()
+    number = f"{key}-{value:06d}"
+    order_id = connection.execute(_INSERT_ORDER, dict(values, number=number)).scalar_one()
+    clock_ids = []
+    if new_clocks:
+        clock_ids = connection.execute(_INSERT_CLOCK, [dict(c, order_id=order_id) for c in new_clocks]).scalars().all()
+    return order_id, number, list(clock_ids)
+
+
+@functools.cache
+def _pg_register_statement(clock_count: int):
+    """WITH n AS (next number), o AS (INSERT order), c AS (INSERT clocks) SELECT ids — one statement."""
+    orders, counters, clocks_table = WorkOrder.__table__, NumberCounter.__table__, StageClock.__table__
+    n = (
+        pg_insert(counters).values(key=bindparam("key"), value=1)
+        .on_conflict_do_update(index_elements=[counters.c.key], set_={"value": counters.c.value + 1})
+        .returning(counters.c.value).cte("n")
+    )
+    number = bindparam("key", type_=String) + literal("-") + func.lpad(cast(n.c.value, String), 6, "0")
+    order_columns = [c for c in orders.columns if c.name not in ("id", "number")]
+    o = (
+        insert(orders)
+        .from_select(["number"] + [c.name for c in order_columns],
+                     select(number, *[bindparam(c.name, type_=c.type) for c in order_columns]).select_from(n))
+        .returning(orders.c.id, orders.c.number).cte("o")
+    )
+    if not clock_count:
+        return select(o.c.id, o.c.number, null(), null())
+    clock_columns = [c for c in clocks_table.columns if c.name not in ("id", "order_id")]
+    rows = [
+        select(o.c.id, *[bindparam(f"c{i}_{c.name}", type_=c.type) for c in clock_columns]).select_from(o)
+        for i in range(clock_count)
+    ]
+    c = (
+        insert(clocks_table)
+        .from_select(["order_id"] + [col.name for col in clock_columns], union_all(*rows) if len(rows) > 1 else rows[0])
+        .returning(clocks_table.c.id, clocks_table.c.stage).cte("c")
+    )
+    return select(o.c.id, o.c.number, c.c.id, c.c.stage).select_from(o.join(c, true()))
 
 
 def _persistent(ctx: Ctx, obj):
@@ -344,20 +396,11 @@ def do_register_order(ctx: Ctx, order_in: s.OrderCreate, *, actor: Actor, source
     )
     stages = (["handle"] + ([] if order_in.intake_answer else ["dispatch"])) if submitted else []
     new_clocks = [_new_clock(ctx, order_in.request_type, order_in.urgency, stage) for stage in stages]
-    # Intake is the hot path (every call of the day): the rows go in as plain INSERTs rather than through the
-    # ORM's unit of work, which costs several times more per row. The number is taken just before, so that
-    # its counter row, locked until commit, is held for as little as possible.
-    connection = ctx.session.connection()
-    values["number"] = next_number(ctx, ctx.calendar.local_date(ctx.now))
-    values["id"] = connection.execute(_INSERT_ORDER, values).scalar_one()
+    values["id"], values["number"], clock_ids = _insert_order(ctx, values, new_clocks)
     order = _persistent(ctx, WorkOrder(**values))
     existing: dict[str, StageClock] = {}
-    if new_clocks:
-        for row in new_clocks:
-            row["order_id"] = order.id
-        ids = connection.execute(_INSERT_CLOCK, new_clocks).scalars().all()
-        for row, clock_id in zip(new_clocks, ids, strict=True):
-            existing[row["stage"]] = _persistent(ctx, StageClock(**row, id=clock_id))
+    for row, clock_id in zip(new_clocks, clock_ids, strict=True):
+        existing[row["stage"]] = _persistent(ctx, StageClock(**row, order_id=order.id, id=clock_id))
     ctx.clocks[id(order)] = existing
     _record(
         ctx, order, "registered", actor=actor, role=role, from_state=None,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from civiclink.db import writing
-from civiclink.deps import CtxDep, CurrentActor, respond
+from civiclink.deps import CtxDep, CurrentActor, StateDep, respond, run_write
 from civiclink.errors import ERROR_RESPONSES
 from civiclink.i18n import label
 from civiclink.workorders import actions, service
@@ -25,11 +25,15 @@ sla_router = APIRouter(prefix="/api/sla", tags=["时限预警"], responses=ERROR
 
 
 @router.post("", summary="登记工单", status_code=201)
-def register_order(order_in: OrderCreate, ctx: CtxDep, actor: CurrentActor) -> OrderRead:
+async def register_order(order_in: OrderCreate, ctx: CtxDep, actor: CurrentActor, state: StateDep) -> OrderRead:
     """登记 a new 工单; it gets a number, an owner and its clocks (or closes at intake with an answer)."""
-    with writing(ctx.session):
-        order = actions.do_register_order(ctx, order_in, actor=actor)
-    return respond(service.order_read(ctx, order, actor), 201)
+
+    def work():
+        with writing(ctx.session):
+            order = actions.do_register_order(ctx, order_in, actor=actor)
+        return respond(service.order_read(ctx, order, actor), 201)
+
+    return await run_write(state, work)
 
 
 @router.get("", summary="工单列表")
@@ -71,10 +75,14 @@ def get_timeline(number: str, ctx: CtxDep, actor: CurrentActor) -> list[Timeline
 def _action_route(action: Action):
     body_model = ACTION_BODIES[action]
 
-    def endpoint(number: str, body: body_model, ctx: CtxDep, actor: CurrentActor) -> OrderRead:  # type: ignore[valid-type]
-        with writing(ctx.session):
-            order = actions.do_order_action(ctx, number, action, body, actor=actor)
-        return respond(service.order_read(ctx, order, actor))
+    async def endpoint(number: str, body: body_model, ctx: CtxDep, actor: CurrentActor,  # type: ignore[valid-type]
+                       state: StateDep) -> OrderRead:
+        def work():
+            with writing(ctx.session):
+                order = actions.do_order_action(ctx, number, action, body, actor=actor)
+            return respond(service.order_read(ctx, order, actor))
+
+        return await run_write(state, work)
 
     endpoint.__name__ = f"order_{action.value}"
     endpoint.__doc__ = f"{label('action', action)}（{action.value}）"
