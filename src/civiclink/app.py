@@ -47,7 +47,8 @@ class RefuseNul:
 
 
 def build_state(settings: Settings) -> AppState:
-    engine = create_db_engine(settings.database_url, echo=settings.database_echo)
+    engine = create_db_engine(settings.database_url, echo=settings.database_echo,
+                              pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     sessions = make_session_factory(engine)
     audit_service.install(sessions, site_code=settings.site_code)
     return AppState(

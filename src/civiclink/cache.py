@@ -54,6 +54,8 @@ class Snapshot(Generic[T]):
         if self._value is not None and now - self._checked < self._ttl:
             return self._value
         with self._lock:
+            if self._value is not None and time.monotonic() - self._checked < self._ttl:
+                return self._value  # another thread refreshed it while this one waited
             revision = read_revision(session, self.key)
             if self._value is None or revision != self._revision:
                 self._value = self._build(session)

@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     site_level: Literal["city", "county"] = "city"
     database_url: str = "sqlite:///var/civiclink.db"
     database_echo: bool = False
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=20, ge=0)
     timezone: str = "Asia/Shanghai"
     number_prefix: str = "NT"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)

@@ -74,7 +74,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 20, max_overflow: int = 20) -> Engine:
     """Create the engine; on SQLite turn on WAL, foreign keys and a busy timeout."""
     if is_sqlite(url):
         parsed = make_url(url)
@@ -86,6 +86,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=StaticPool if memory else None,
+            **({} if memory else {"pool_size": pool_size, "max_overflow": max_overflow}),
         )
 
         @event.listens_for(engine, "connect")
@@ -139,7 +140,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             _release_writer_lock(record.info)
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

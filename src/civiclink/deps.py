@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-import anyio
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from civiclink.batching import WriteBatcher
 from civiclink.cache import Snapshot
 from civiclink.config import Settings
 from civiclink.context import Ctx
@@ -33,8 +33,6 @@ from civiclink.orgs.roles import Actor
 from civiclink.orgs.security import token_digest
 from civiclink.orgs.service import OrgDirectory, find_token
 from civiclink.sla.calendar import WorkCalendar
-
-T = TypeVar("T")
 
 
 class TokenCache:
@@ -83,7 +81,11 @@ class AppState:
     calendar: Snapshot[WorkCalendar]
     directory: Snapshot[OrgDirectory]
     tokens: TokenCache = field(default_factory=TokenCache)
-    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    batcher: WriteBatcher | None = None
+
+    def __post_init__(self):
+        if self.batcher is None:
+            self.batcher = WriteBatcher(self)
 
     def ctx(self, session: Session, now=None) -> Ctx:
         return Ctx(
@@ -105,6 +107,12 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=Fals
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
+def _fresh_ctx(state: AppState, session: Session) -> Ctx:
+    ctx = state.ctx(session)
+    session.rollback()  # the snapshot check must not keep a connection for the whole request
+    return ctx
+
+
 async def get_ctx(state: StateDep) -> AsyncIterator[Ctx]:
     """The request's session and snapshots.
 
@@ -117,7 +125,7 @@ async def get_ctx(state: StateDep) -> AsyncIterator[Ctx]:
         if calendar is not None and directory is not None:
             yield Ctx(session=session, settings=state.settings, calendar=calendar, directory=directory, now=utcnow())
         else:
-            yield await run_in_threadpool(state.ctx, session)
+            yield await run_in_threadpool(_fresh_ctx, state, session)
     finally:
         if session.in_transaction():
             await run_in_threadpool(session.close)
@@ -126,24 +134,6 @@ async def get_ctx(state: StateDep) -> AsyncIterator[Ctx]:
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
-
-
-async def run_write(state: AppState, work: Callable[[], T]) -> T:
-    """Run a short write (an action and its commit).
-
-    Writes end on one lock anyway (the audit chain's head; on SQLite the database itself), so a process gains
-    nothing from running several at once: threads that hold row locks while they wait for the interpreter lock
-    only make the queue longer. On SQLite the write runs right here on the event loop (the hop to a thread costs
-    more than the write); on PostgreSQL, whose round trips would stall the loop, in a worker thread, one at a time.
-    """
-    if state.engine.dialect.name == "sqlite":
-        return work()
-
-    def one_at_a_time() -> T:
-        with state.write_lock:
-            return work()
-
-    return await run_in_threadpool(one_at_a_time)
 
 
 def respond(model: BaseModel, status_code: int = 200) -> Response:
@@ -171,6 +161,8 @@ def _look_up_token(state: AppState, ctx: Ctx, digest: str) -> Actor:
     unit = ctx.directory.unit(user.unit_id)
     actor = actor_for(user, unit_code=unit.code if unit else None)
     state.tokens.put(digest, actor, token_row.expires_at)
+    # Give the connection back now: a request that goes on to wait for the writer must not hold one.
+    ctx.session.rollback()
     return actor
 
 

@@ -74,3 +74,40 @@ def test_many_concurrent_http_writers_exactly_one_succeeds(app, auth):
     with TestClient(app) as client:
         timeline = client.get(f"/api/orders/{number}/timeline", headers=auth("dispatcher")).json()
     assert [t["action"] for t in timeline].count("order.dispatch") == 1
+
+
+def test_a_burst_of_first_requests_does_not_starve_the_writer(state):
+    """More requests at once than the pool has connections, each with a token the server has not seen yet (so
+    each reads the database before it queues its write): none may keep its connection while it waits, or the
+    writer starves for one and everything waits out the pool timeout."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+    from tests.conftest import TEST_SECRET
+
+    from civiclink.app import build_state, create_app
+    from civiclink.db import write_session
+    from civiclink.orgs.actions import do_issue_token
+    from civiclink.orgs.models import User
+
+    small = build_state(state.settings.model_copy(update={"database_pool_size": 3, "database_max_overflow": 0}))
+    small.engine.pool._timeout = 8  # fail fast instead of after 30 s
+    app = create_app(small.settings, state=small)
+    burst = 8
+    with write_session(small.sessions) as s:
+        operator = s.execute(select(User).where(User.username == "operator")).scalar_one()
+        tokens = [do_issue_token(s, operator, secret=TEST_SECRET, now=datetime.now(UTC), ttl=small.settings.token_ttl)[0]
+                  for _ in range(burst)]
+    barrier = threading.Barrier(burst)
+
+    def register(token: str) -> int:
+        with TestClient(app) as c:
+            barrier.wait()
+            return c.post("/api/orders", json=ORDER, headers={"Authorization": f"Bearer {token}"}).status_code
+
+    try:
+        with ThreadPoolExecutor(burst) as pool:
+            codes = list(pool.map(register, tokens))
+    finally:
+        small.engine.dispose()
+    assert codes == [201] * burst

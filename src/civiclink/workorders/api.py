@@ -5,8 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from civiclink.db import writing
-from civiclink.deps import CtxDep, CurrentActor, StateDep, respond, run_write
+from civiclink.deps import CtxDep, CurrentActor, StateDep, respond
 from civiclink.errors import ERROR_RESPONSES
 from civiclink.i18n import label
 from civiclink.workorders import actions, service
@@ -28,12 +27,11 @@ sla_router = APIRouter(prefix="/api/sla", tags=["时限预警"], responses=ERROR
 async def register_order(order_in: OrderCreate, ctx: CtxDep, actor: CurrentActor, state: StateDep) -> OrderRead:
     """登记 a new 工单; it gets a number, an owner and its clocks (or closes at intake with an answer)."""
 
-    def work():
-        with writing(ctx.session):
-            order = actions.do_register_order(ctx, order_in, actor=actor)
-        return respond(service.order_read(ctx, order, actor), 201)
+    def write(wctx):
+        order = actions.do_register_order(wctx, order_in, actor=actor)
+        return lambda: respond(service.order_read(wctx, order, actor), 201)
 
-    return await run_write(state, work)
+    return await state.batcher.run(ctx, write)
 
 
 @router.get("", summary="工单列表")
@@ -77,12 +75,11 @@ def _action_route(action: Action):
 
     async def endpoint(number: str, body: body_model, ctx: CtxDep, actor: CurrentActor,  # type: ignore[valid-type]
                        state: StateDep) -> OrderRead:
-        def work():
-            with writing(ctx.session):
-                order = actions.do_order_action(ctx, number, action, body, actor=actor)
-            return respond(service.order_read(ctx, order, actor))
+        def write(wctx):
+            order = actions.do_order_action(wctx, number, action, body, actor=actor)
+            return lambda: respond(service.order_read(wctx, order, actor))
 
-        return await run_write(state, work)
+        return await state.batcher.run(ctx, write)
 
     endpoint.__name__ = f"order_{action.value}"
     endpoint.__doc__ = f"{label('action', action)}（{action.value}）"
