@@ -201,6 +201,8 @@ def install(factory: sessionmaker[Session], *, site_code: str) -> None:
 
     @event.listens_for(factory, "before_commit")
     def _before_commit(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint's events are sealed with the transaction that contains it
         session.info[_SITE] = site_code
         session.info.pop(_MARKS, None)
         _seal(session)
