@@ -153,6 +153,7 @@ class DemoCity:
         self.actors = {name: actor_for(u, unit_code=(self.d.unit(u.unit_id).code if u.unit_id else None))
                        for name, u in users.items()}
         self.stats = DemoStats()
+        self.now: datetime | None = None
         self.recent_open: list[tuple[str, Plan]] = []
 
     # -- people ------------------------------------------------------------------------------------------------
@@ -223,12 +224,20 @@ class DemoCity:
                                                   source="demo", is_demo=True)
             return holder["order"]
 
+        # Now and then an operator saves a call first and submits it later (a draft, 已登记); among the last
+        # hours' calls some are still drafts now.
+        recent = self.now is not None and self.now - start < timedelta(hours=12)
+        if plan.order_in.intake_answer is None and rng.random() < (0.25 if recent else 0.03):
+            plan.order_in = plan.order_in.model_copy(update={"submit": False})
         t = start
         yield t, register
         order = holder["order"]
         if order.state == State.CLOSED_AT_INTAKE:
             return
         number = order.number
+        if order.state == State.REGISTERED:
+            t += timedelta(minutes=rng.randint(5, 900))
+            yield t, self._act(number, Action.SUBMIT, "operator", lambda o: s.Versioned(version=o.version))
         if plan.duplicate_of:
             t += timedelta(minutes=rng.randint(5, 90))
             yield t, self._act(number, Action.MERGE, "dispatcher", lambda o: s.MergeIn(version=o.version,
@@ -250,7 +259,7 @@ class DemoCity:
             yield t, self._act(number, Action.RETURN, "staff", lambda o: s.ReturnIn(
                 version=o.version, reason="经核实，该事项不属于本单位职责范围",
                 basis="依据本单位“三定”方案及权责清单，该事项由属地政府或其他部门负责"))
-            t += timedelta(minutes=rng.randint(20, 240))
+            t += timedelta(minutes=rng.randint(20, 1440))
             if rng.random() < 0.6:
                 other = self._other_unit(unit)
                 unit = other
@@ -279,7 +288,7 @@ class DemoCity:
             yield t, self._act(number, Action.REQUEST_EXTENSION, "staff", lambda o: s.ExtensionIn(
                 version=o.version, extra="5wd", reason="需协调多个部门现场会办，无法在期限内办结",
                 basis="《南通市12345政务服务便民热线工单办理规定》延期办理条款"))
-            t += timedelta(hours=rng.uniform(1, 8))
+            t += timedelta(hours=rng.uniform(1, 30))
             decision = Action.APPROVE_EXTENSION if rng.random() < 0.8 else Action.REJECT_EXTENSION
             yield t, self._act(number, decision, "supervisor", lambda o: (
                 s.NoteIn(version=o.version, note="同意延期") if decision == Action.APPROVE_EXTENSION
@@ -332,7 +341,7 @@ class DemoCity:
         if rng.random() < 0.6:
             yield t, self._act(number, Action.REOPEN, "callback_agent", lambda o: s.ReasonIn(
                 version=o.version, reason="回访不满意：诉求人反映问题仍未解决"))
-            t += timedelta(hours=rng.uniform(1, 10))
+            t += timedelta(hours=rng.uniform(1, 30))
             yield t, self._act(number, Action.SIGN, "staff", lambda o: s.NoteIn(version=o.version, note="重办签收"))
             t += timedelta(days=rng.uniform(0.5, 4))
             yield t, self._act(number, Action.REPLY, "staff", lambda o: s.ReplyIn(
@@ -382,6 +391,7 @@ class DemoCity:
         refused; the story goes on.
         """
         cal = self.ctx.calendar
+        self.now = now
         queue: list = []
         counter = 0
         for start in sorted(self._arrival(now, days, cal) for _ in range(orders)):
