@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -291,15 +290,3 @@ def verify_chain(session: Session, *, progress=None) -> VerifyResult:
             )
         return VerifyResult(False, checked, last, "链头与最后一个事件不符（链尾被改动）", last, None)
     return VerifyResult(True, checked, last)
-
-
-def events_for(session: Session, *, entity_type: str, entity_ids: Iterable[int]) -> list[AuditEvent]:
-    ids = list(entity_ids)
-    if not ids:
-        return []
-    stmt = (
-        select(AuditEvent)
-        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(ids))
-        .order_by(AuditEvent.seq)
-    )
-    return list(session.execute(stmt).scalars())

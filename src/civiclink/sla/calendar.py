@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
 from chinese_calendar import constants as _cc
 
 DAY = 86400
@@ -193,8 +192,3 @@ class WorkCalendar:
             if self.is_workday(current):
                 count += 1
         return count
-
-
-def is_official_workday(day: date) -> bool:
-    """The library's own answer (for cross-checks in tests)."""
-    return chinese_calendar.is_workday(day)
