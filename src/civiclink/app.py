@@ -24,6 +24,7 @@ from civiclink.orgs.api import auth_router, org_router, user_router
 from civiclink.orgs.service import ORG_REVISION, OrgDirectory
 from civiclink.sla.api import router as calendar_router
 from civiclink.sla.service import calendar_snapshot
+from civiclink.workorders.actions import install_session_hooks
 from civiclink.workorders.api import router as orders_router
 from civiclink.workorders.api import sla_router
 
@@ -51,6 +52,7 @@ def build_state(settings: Settings) -> AppState:
                               pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     sessions = make_session_factory(engine)
     audit_service.install(sessions, site_code=settings.site_code)
+    install_session_hooks(sessions)
     return AppState(
         settings=settings,
         engine=engine,
