@@ -54,6 +54,11 @@ def _test_database_url(tmp_root: Path) -> str:
     return url or f"sqlite:///{(tmp_root / 'test.db').as_posix()}"
 
 
+# The two sites of the linkage tests share this key (each direction is signed with it).
+PEER_SECRET = "peer-secret-for-tests"
+HOTLINE_SITE, POLICE_SITE = "test-12345", "test-110"
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("db")
@@ -62,8 +67,12 @@ def settings(tmp_path_factory) -> Settings:
         environment="test",
         database_url=_test_database_url(root),
         secret_key=TEST_SECRET,
-        site_code="test-12345",
+        site_code=HOTLINE_SITE,
         log_level="WARNING",
+        peers=[{"site_code": POLICE_SITE, "base_url": "http://127.0.0.1:9", "secret": PEER_SECRET,
+                "role": "police", "level": "city"}],
+        # Tests deliver envelopes themselves (tests/linkage/conftest.py), so that every step is deterministic.
+        exchange={"relay_enabled": False},
     )
 
 
@@ -75,8 +84,8 @@ def _reset_schema(engine) -> None:
             conn.execute(text("CREATE SCHEMA public"))
 
 
-@pytest.fixture(scope="session")
-def app_state(settings):
+def build_site(settings: Settings, users) -> object:
+    """A site's AppState on a fresh schema with the 南通 org tree and ``users``; its rows are kept for restore."""
     state = build_state(settings)
     _reset_schema(state.engine)
     upgrade(state.engine)
@@ -87,7 +96,7 @@ def app_state(settings):
     do_import_org_file(session, parse_org_file(org_file.name, org_file.read_bytes()), actor=SYSTEM,
                        source=org_file.name, today=now.date(), now=now)
     session.flush()
-    for username, roles, unit in BASE_USERS:
+    for username, roles, unit in users:
         do_create_user(session, UserCreate(username=username, display_name=username, password=PASSWORD,
                                            roles=roles, unit_code=unit), actor=SYSTEM, now=now)
     session.commit()
@@ -97,6 +106,12 @@ def app_state(settings):
         base[model.__table__] = [dict(r) for r in rows]
     session.close()
     state.base_rows = base  # type: ignore[attr-defined]
+    return state
+
+
+@pytest.fixture(scope="session")
+def app_state(settings):
+    state = build_site(settings, BASE_USERS)
     yield state
     state.engine.dispose()
 

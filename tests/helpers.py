@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import select
+
 from civiclink.context import Ctx
 from civiclink.workorders import actions as a
 from civiclink.workorders import schemas as s
@@ -35,7 +39,7 @@ def act(ctx: Ctx, order: WorkOrder, action: Action, actor, **body) -> WorkOrder:
     model = s.ACTION_BODIES[action]
     if "version" in model.model_fields and "version" not in body:
         body["version"] = order.version
-    result = a.ACTIONS[action](ctx, order, model.model_validate(body), actor=actor)
+    result = a.handler_for(action)(ctx, order, model.model_validate(body), actor=actor)
     ctx.session.flush()
     return result
 
@@ -52,3 +56,44 @@ def to_awaiting_callback(ctx, actors, **overrides) -> WorkOrder:
     act(ctx, order, Action.REPLY, actors["staff_csgl"], content="已更换线路，路灯恢复。")
     act(ctx, order, Action.APPROVE_REPLY, actors["dispatcher"])
     return order
+
+
+POLICE_MATTER = {
+    "number": "JJ20260101-000001",
+    "title": "小区门口两户邻里因停车发生纠纷",
+    "content": "民警到场后双方情绪平稳，系停车位归属纠纷，属物业管理和属地调解范围，转12345处理。",
+    "address": "南通市崇川区和平桥街道人民中路18号",
+    "place": None,
+    "category": None,
+    "request_type": "help",
+    "urgency": "normal",
+    "channel": "police_transfer",
+    "registered_at": "2026-01-01T08:00:00+00:00",
+    "caller": {"name": "李四", "phone": "13900001111", "confidential": False},
+}
+
+
+def push_from_110(ctx: Ctx, *, kind: str = "transfer", sender: str = "test-110", transfer_count: int = 1,
+                  first_receiver: str | None = None, **matter) -> WorkOrder:
+    """A push from the police site as the hotline receives it (through the real inbox and handler)."""
+    from civiclink.exchange.service import apply_envelopes
+    from civiclink.linkage.handlers import HOTLINE_HANDLERS
+    from civiclink.linkage.models import Transfer
+
+    number = matter.pop("number", f"JJ{uuid.uuid4().hex[:10]}")
+    case_ref = f"{sender}:{number}"
+    envelope = {
+        "version": "1", "message_id": str(uuid.uuid4()), "case_ref": case_ref, "seq": 1, "type": "transfer.offer",
+        "sender": sender, "receiver": ctx.settings.site_code, "sent_at": ctx.now.isoformat(),
+        "body": {"actor": {"site": sender, "username": "jj", "name": "接警员", "unit": "gaj.110"},
+                 "at": ctx.now.isoformat(), "kind": kind, "channel": "system_push", "reason_code": "other_scope",
+                 "reason": "非警务求助（双非）", "consent": True, "transfer_count": transfer_count,
+                 "first_receiver": first_receiver or sender, "emergency": False,
+                 "matter": {**POLICE_MATTER, "number": number, **matter}},
+        "signature": "not-checked-at-this-level",
+    }
+    acks = apply_envelopes(ctx, [envelope], HOTLINE_HANDLERS)
+    assert acks[0].status == "applied", acks[0].detail
+    transfer = ctx.session.execute(select(Transfer).where(Transfer.case_ref == case_ref)).scalars().one()
+    ctx.session.flush()
+    return ctx.session.get(WorkOrder, transfer.order_id)

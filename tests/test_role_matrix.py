@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.conftest import BASE_USERS, TEST_SECRET, restore_base
-from tests.helpers import ORDER, act, register, to_awaiting_callback, to_signed
+from tests.helpers import ORDER, act, push_from_110, register, to_awaiting_callback, to_signed
 
 from civiclink.app import create_app
 from civiclink.audit.models import AuditEvent
@@ -105,6 +105,8 @@ SCENARIOS = {
     "reopened": _then(_unsatisfied_callback, Action.REOPEN, "callback", reason="群众反映仍未解决"),
     "registered_consultation": lambda ctx, actors: register(ctx, actors, submit=False, request_type="consultation"),
     "awaiting_dispatch_consultation": lambda ctx, actors: register(ctx, actors, request_type="consultation"),
+    # A push from 110 waiting for 签收 or 退回.
+    "pushed_from_110": lambda ctx, actors: push_from_110(ctx),
 }
 
 SAMPLE_VALUES = {

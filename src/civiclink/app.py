@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,14 @@ from civiclink.orgs.api import auth_router, org_router, user_router
 from civiclink.orgs.service import ORG_REVISION, OrgDirectory
 from civiclink.sla.api import router as calendar_router
 from civiclink.sla.service import calendar_snapshot
+from civiclink.exchange import service as exchange_service
+from civiclink.exchange.api import router as exchange_router
+from civiclink.exchange.relay import Relay
+from civiclink.exchange.transport import HttpTransport
+from civiclink.incidents.api import router as incidents_router
+from civiclink.linkage.api import joint_router
+from civiclink.linkage.api import router as linkage_router
+from civiclink.linkage.handlers import handlers_for
 from civiclink.workorders.actions import install_session_hooks
 from civiclink.workorders.api import router as orders_router
 from civiclink.workorders.api import sla_router
@@ -53,20 +62,43 @@ def build_state(settings: Settings) -> AppState:
     sessions = make_session_factory(engine)
     audit_service.install(sessions, site_code=settings.site_code)
     install_session_hooks(sessions)
-    return AppState(
+    state = AppState(
         settings=settings,
         engine=engine,
         sessions=sessions,
         calendar=calendar_snapshot(settings.tz),
         directory=Snapshot(ORG_REVISION, OrgDirectory.load),
+        exchange_handlers=handlers_for(settings.site_role),
     )
+    # A commit that wrote to the outbox wakes this process's relay at once (design §6).
+    exchange_service.install(sessions, wake=lambda: state.relay.wake() if state.relay is not None else None)
+    return state
+
+
+def start_relay(state: AppState) -> Relay | None:
+    """The outbox relay as a thread of this process, if the site has peers and the relay is enabled."""
+    if state.relay is None and state.settings.peers and state.settings.exchange.relay_enabled:
+        state.relay = Relay(state, HttpTransport(timeout=state.settings.exchange.timeout))
+        state.relay.start()
+    return state.relay
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     state = state or build_state(settings)
     site_kind = "12345 政务服务便民热线" if settings.site_role == "hotline" else "110 报警服务台"
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        relay = start_relay(state)
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.stop()
+                state.relay = None
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"CivicLink · {settings.site_name}",
         version=__version__,
         description=f"{site_kind}（站点 `{settings.site_code}`）。所有接口需先登录：`POST /api/auth/token`。",
@@ -115,7 +147,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
 
     app.add_middleware(RefuseNul)
 
-    for router in (auth_router, org_router, user_router, orders_router, sla_router, calendar_router, audit_router):
+    routers = [auth_router, org_router, user_router, calendar_router, audit_router, exchange_router, linkage_router]
+    if settings.site_role == "hotline":
+        routers += [orders_router, sla_router, joint_router]
+    else:
+        routers += [incidents_router]
+    for router in routers:
         app.include_router(router)
 
     @app.get("/api/health", tags=["系统"], summary="健康检查")

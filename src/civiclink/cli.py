@@ -1,4 +1,4 @@
-"""The ``civiclink`` command: serve, demo, db, org, user, order, sla, calendar, audit, import.
+"""The ``civiclink`` command: serve, demo, db, org, user, order, sla, calendar, audit, import, exchange, linkage.
 
 Commands run on the server with direct database access, so they act as a named user (``--as``) without a
 password; every change still goes through the same ``do_*`` actions and lands in the audit chain.
@@ -31,9 +31,12 @@ sla_app = typer.Typer(help="时限：黄灯/红灯工单", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日历：法定节假日与调休", no_args_is_help=True)
 audit_app = typer.Typer(help="审计链", no_args_is_help=True)
 import_app = typer.Typer(help="批量导入历史数据", no_args_is_help=True)
+exchange_app = typer.Typer(help="交换通道：消息投递状态、发送进程、重发死信", no_args_is_help=True)
+linkage_app = typer.Typer(help="对接联动：转办记录、超时未签收", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"), (org_app, "org"), (user_app, "user"), (order_app, "order"), (sla_app, "sla"),
-    (calendar_app, "calendar"), (audit_app, "audit"), (import_app, "import"),
+    (calendar_app, "calendar"), (audit_app, "audit"), (import_app, "import"), (exchange_app, "exchange"),
+    (linkage_app, "linkage"),
 ):
     app.add_typer(sub, name=name)
 
@@ -591,6 +594,151 @@ def import_orders(
                 w.writerow([e.line, e.reason])
     if report.errors:
         raise typer.Exit(4)
+
+
+# -- exchange / linkage --------------------------------------------------------------------------------------
+
+
+@exchange_app.command("status")
+def exchange_status(as_json: Annotated[bool, typer.Option("--json")] = False):
+    """Per peer: messages by delivery state each way, the oldest undelivered, the last delivery."""
+    from civiclink.exchange.api import peer_status
+    from civiclink.i18n import label
+
+    with open_ctx(write=False) as (ctx, _state):
+        rows = peer_status(ctx.session, ctx.settings)
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    if not rows:
+        console.print("本站未配置对接站点（peers）")
+        return
+    table = Table(title=f"交换通道状态（本站 {ctx.settings.site_code}）")
+    for col in ("对方站点", "地址", "发出", "收到", "最早未送达", "最近送达"):
+        table.add_column(col)
+    for r in rows:
+        out = "、".join(f"{label('message_state', k)} {v}" for k, v in sorted(r.outbox.items())) or "—"
+        inn = "、".join(f"{label('message_state', k)} {v}" for k, v in sorted(r.inbox.items())) or "—"
+        table.add_row(f"{r.peer}（{r.role}/{r.level}）", r.base_url, out, inn,
+                      str(r.oldest_pending_at or "—"), str(r.last_delivered_at or "—"))
+    console.print(table)
+    dead = sum(r.outbox.get("dead", 0) for r in rows)
+    if dead:
+        err.print(f"[yellow]有 {dead} 条死信；查看：civiclink exchange messages --state dead；重发：civiclink exchange retry --all[/yellow]")
+        raise typer.Exit(3)
+
+
+@exchange_app.command("messages")
+def exchange_messages(
+    direction: Annotated[str, typer.Option(help="out（发出）或 in（收到）")] = "out",
+    state: Annotated[str | None, typer.Option(help="pending / delivered / dead；applied / waiting / rejected")] = None,
+    case: Annotated[str | None, typer.Option(help="案件号 case_ref")] = None,
+    limit: int = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Messages sent or received, newest first, with their delivery state."""
+    from civiclink.exchange.api import list_message_reads
+
+    if direction not in ("out", "in"):
+        fail("--direction 只能是 out 或 in")
+    with open_ctx(write=False) as (ctx, _state):
+        rows = list_message_reads(ctx.session, direction=direction, state=state, case_ref=case, limit=limit)
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    table = Table(title="发出的消息" if direction == "out" else "收到的消息")
+    for col in ("时间", "对方", "案件", "序号", "类型", "状态", "次数", "说明"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.created_at.strftime("%m-%d %H:%M:%S"), r.peer, r.case_ref, str(r.seq), r.type, r.state_label,
+                      str(r.attempts or ""), (r.last_error or r.detail or "")[:60])
+    console.print(table)
+
+
+@exchange_app.command("relay")
+def exchange_relay(once: Annotated[bool, typer.Option("--once", help="发完当前待发消息后退出")] = False):
+    """Run an outbox relay in this process (beside, or instead of, the server's own relay thread).
+
+    Several relays may run against one database: each claims different messages.
+    """
+    import signal
+    import time
+
+    from civiclink.app import build_state
+    from civiclink.exchange.relay import Relay
+    from civiclink.exchange.transport import HttpTransport
+
+    settings = load_settings()
+    if not settings.peers:
+        fail("本站未配置对接站点（peers），没有可发送的对象")
+    state = build_state(settings)
+    relay = Relay(state, HttpTransport(timeout=settings.exchange.timeout))
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    sent = 0
+    try:
+        while not stopping:
+            n = relay.run_once()
+            sent += n
+            if once and n == 0:
+                break
+            if n:
+                err.print(f"已处理 {sent} 条", end="\r")
+            elif not once:
+                time.sleep(settings.exchange.poll_interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.engine.dispose()
+    console.print(f"发送进程结束：共处理 {sent} 条消息")
+
+
+@exchange_app.command("retry")
+def exchange_retry(
+    message_id: Annotated[str | None, typer.Argument(help="死信的 message_id")] = None,
+    all_dead: Annotated[bool, typer.Option("--all", help="重发全部死信")] = False,
+):
+    """Put dead-lettered messages back in the queue."""
+    from civiclink.app import build_state
+    from civiclink.exchange.api import retry_dead
+
+    if not message_id and not all_dead:
+        fail("请给出 message_id，或用 --all 重发全部死信")
+    state = build_state(load_settings())
+    try:
+        n = retry_dead(state, message_id=message_id)
+    finally:
+        state.engine.dispose()
+    if message_id and n == 0:
+        fail(f"没有 message_id 为 {message_id} 的死信")
+    console.print(f"已重新排队 {n} 条消息")
+
+
+@linkage_app.command("transfers")
+def linkage_transfers(
+    direction: Annotated[str | None, typer.Option(help="out（转出）或 in（转入）")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="只看超时未签收的推送（R-204）")] = False,
+    limit: int = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Transfer records (R-211) both ways."""
+    from civiclink.linkage.service import list_transfers
+    from civiclink.orgs.roles import SYSTEM
+
+    with open_ctx(write=False) as (ctx, _state):
+        rows = list_transfers(ctx, SYSTEM, direction=direction, overdue=overdue, limit=limit)
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    table = Table(title="转办记录")
+    for col in ("发起", "方向", "类型", "方式", "本站编号", "对方编号", "状态", "签收时限", "结果"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.offered_at.strftime("%m-%d %H:%M"), "转出" if r.direction == "out" else "转入", r.kind_label,
+                      r.channel_label, r.local_number or "", r.remote_number or "",
+                      r.state_label + ("（超时）" if r.sign_overdue else ""),
+                      r.sign_due_at.strftime("%m-%d %H:%M") if r.sign_due_at else "", (r.situation or "")[:30])
+    console.print(table)
 
 
 def main() -> None:

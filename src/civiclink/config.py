@@ -123,11 +123,50 @@ class SlaSettings(BaseModel):
 
 
 class PeerSettings(BaseModel):
-    """Another site this one exchanges with (the same-level 110 or 12345)."""
+    """Another site this one exchanges with (design §2: a 12345 links with the 110 of the same level).
+
+    ``secret`` is the key both ends of this pair share for signing envelopes (HMAC-SHA256, docs/exchange.md).
+    """
 
     site_code: str
     base_url: str
     secret: SecretStr
+    role: Literal["hotline", "police"] = "police"
+    level: Literal["city", "county"] = "city"
+    name: str = ""
+
+
+class ExchangeSettings(BaseModel):
+    """The outbox relay (design §6): how it claims, sends, retries and gives up."""
+
+    relay_enabled: bool = True  # run a relay thread inside the server process
+    batch_size: int = Field(default=200, ge=1, le=1000)  # envelopes per claim and per POST
+    lease_seconds: float = Field(default=30.0, gt=0)  # a claimed message is another relay's after this
+    max_attempts: int = Field(default=15, ge=1)  # then the message is dead-lettered
+    backoff_base: float = Field(default=0.5, gt=0)  # seconds before the 2nd attempt; doubles each time
+    backoff_max: float = Field(default=300.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)  # when nothing wakes the relay (other processes' writes)
+    timeout: float = Field(default=10.0, gt=0)  # per HTTP request to the peer
+    max_clock_skew_seconds: int = Field(default=300, ge=1)  # an envelope dated further ahead is refused
+
+
+class LinkageSettings(BaseModel):
+    """Limits of the 12345 ↔ 110 rules (design §5)."""
+
+    # R-204: a pushed matter must be signed for (签收) or returned within this limit.
+    police_sign_limit: Limit = Field(default_factory=lambda: Limit.parse("10min"))
+    hotline_sign_limit: Limit = Field(default_factory=lambda: Limit.parse("2h"))
+    # R-212: after the first transfer a matter may be transferred once more; then 首接 applies.
+    max_retransfers: int = Field(default=1, ge=0)
+    # R-302: the police part of a 联合调处 case feeds back within 24 h; the case is mediated within 5 days.
+    joint_police_part_limit: Limit = Field(default_factory=lambda: Limit.parse("24h"))
+    joint_case_limit: Limit = Field(default_factory=lambda: Limit.parse("5wd"))
+
+    @field_validator("police_sign_limit", "hotline_sign_limit", "joint_police_part_limit", "joint_case_limit",
+                     mode="before")
+    @classmethod
+    def _parse_limit(cls, v):
+        return Limit.parse(v)
 
 
 class Settings(BaseSettings):
@@ -152,12 +191,22 @@ class Settings(BaseSettings):
     sla_file: Path | None = None
     sla: SlaSettings = Field(default_factory=SlaSettings)
     peers: list[PeerSettings] = Field(default_factory=list)
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    linkage: LinkageSettings = Field(default_factory=LinkageSettings)
+    peers_file: Path | None = None  # YAML list of peers (the demo writes one per site)
     log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _load_sla_file(self):
         if self.sla_file is not None:
             self.sla = SlaSettings.from_file(self.sla_file)
+        return self
+
+    @model_validator(mode="after")
+    def _load_peers_file(self):
+        if self.peers_file is not None:
+            data = yaml.safe_load(Path(self.peers_file).read_text(encoding="utf-8")) or []
+            self.peers = [PeerSettings.model_validate(p) for p in data]
         return self
 
     @model_validator(mode="after")
@@ -176,6 +225,14 @@ class Settings(BaseSettings):
     @property
     def token_ttl(self) -> timedelta:
         return timedelta(hours=self.token_ttl_hours)
+
+    def peer(self, site_code: str) -> PeerSettings | None:
+        return next((p for p in self.peers if p.site_code == site_code), None)
+
+    def linked_peer(self) -> PeerSettings | None:
+        """The other platform of the same level (design §2: 市12345 ↔ 市110, 县12345 ↔ 县110)."""
+        other = "police" if self.site_role == "hotline" else "hotline"
+        return next((p for p in self.peers if p.role == other and p.level == self.site_level), None)
 
     @property
     def resolved_org_file(self) -> Path:

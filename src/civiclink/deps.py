@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -82,6 +82,9 @@ class AppState:
     directory: Snapshot[OrgDirectory]
     tokens: TokenCache = field(default_factory=TokenCache)
     batcher: WriteBatcher | None = None
+    # The exchange channel: what this site does with each message type, and its outbox relay (if running).
+    exchange_handlers: dict = field(default_factory=dict)
+    relay: Any = None
 
     def __post_init__(self):
         if self.batcher is None:

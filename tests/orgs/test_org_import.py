@@ -233,7 +233,9 @@ def test_streets_towns_and_departments(state):
     db = units(state)
     chongchuan = {u["name"] for u in db.values() if u["parent"] == "320613"}
     assert {"和平桥街道", "唐闸镇街道", "天生港镇街道", "狼山镇街道", "观音山街道"} <= chongchuan
-    assert all(u["kind"] == "street" for u in db.values() if u["parent"] == "320613")
+    assert all(u["kind"] == "street" for u in db.values() if u["parent"] == "320613" and u["kind"] != "police")
+    # The police site's own units sit beside the places (its 分局 per district; never a 属地).
+    assert {u["name"] for u in db.values() if u["parent"] == "320613" and u["kind"] == "police"} == {"南通市公安局崇川分局"}
     tongzhou = {u["name"]: u["kind"] for u in db.values() if u["parent"] == "320612"}
     assert tongzhou["金沙街道"] == "street" and tongzhou["平潮镇"] == "town" and tongzhou["川姜镇"] == "town"
     for code, name in (

@@ -51,7 +51,8 @@ def body_for(action: Action, data, version: int, numbers: list[str]):
         d["unit"] = data.draw(st.sampled_from(UNITS))
     elif action in (Action.RETURN,):
         d.update(reason="非本单位职责", basis="三定方案")
-    elif action in (Action.REJECT_RETURN, Action.REJECT_EXTENSION, Action.REJECT_REPLY, Action.CLOSE, Action.REOPEN):
+    elif action in (Action.REJECT_RETURN, Action.REJECT_EXTENSION, Action.REJECT_REPLY, Action.CLOSE, Action.REOPEN,
+                    Action.REJECT_TRANSFER, Action.REPORT_TO_110, Action.ESCALATE_TO_110, Action.TRANSFER_TO_110):
         d["reason"] = "理由"
     elif action == Action.PROGRESS:
         d["note"] = "进展"
@@ -159,7 +160,7 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             order = a.load_order_for_update(self.ctx(), number)
             body = body_for(action, data, order.version - (1 if stale else 0), self.numbers)
-            a.ACTIONS[action](self.ctx(), order, body, actor=self.actors[user])
+            a.handler_for(action)(self.ctx(), order, body, actor=self.actors[user])
         except (DomainError, ValidationError):
             self.session.rollback()
             self.refused += 1
@@ -181,7 +182,8 @@ class Lifecycle(RuleBasedStateMachine):
             state = State(o.state)
             clocks = self.session.execute(select(StageClock).where(StageClock.order_id == o.id)).scalars().all()
             running = [c for c in clocks if c.stopped_at is None]
-            if state in TERMINAL:
+            if state in TERMINAL or state == State.TRANSFERRED_TO_110:
+                # 转110: the hotline's own clocks stop; it waits for 110's result (R-503).
                 assert not running, f"{o.number} is {state} with running clocks"
             if state == State.CLOSED:
                 assert o.closed_at is not None
@@ -201,7 +203,7 @@ class Lifecycle(RuleBasedStateMachine):
                 assert (c.paused_since is not None) == (c.stage == "handle" and o.waiting_on_citizen)
                 if c.paused_since is None:
                     assert c.due_at is not None and c.warn_at is not None and c.warn_at <= c.due_at
-            if state in OPEN and state not in (State.REGISTERED,):
+            if state in OPEN and state not in (State.REGISTERED, State.TRANSFERRED_TO_110):
                 assert any(c.stage == "handle" for c in clocks) or state == State.AWAITING_DISPATCH
         self.session.rollback()
 

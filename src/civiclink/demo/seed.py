@@ -113,9 +113,9 @@ class Filler:
 
     def place(self) -> tuple[UnitInfo, UnitInfo | None, UnitInfo | None]:
         county = self.rng.choices(self.counties, self.county_weights)[0]
-        streets = [u for u in self.d.children(county.id) if u.active]
+        streets = [u for u in self.d.children(county.id) if u.active and u.is_place()]
         street = self.rng.choice(streets) if streets else None
-        communities = [u for u in self.d.children(street.id) if u.active] if street else []
+        communities = [u for u in self.d.children(street.id) if u.active and u.is_place()] if street else []
         community = self.rng.choice(communities) if communities else None
         return county, street, community
 

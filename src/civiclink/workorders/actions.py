@@ -81,10 +81,22 @@ def authorize(ctx: Ctx, order: WorkOrder, action: Action, actor: Actor, version:
             f"工单当前状态为「{label('state', order.state)}」，不能{label('action', action)}"
             f"（可{label('action', action)}的状态：{labels('state', sorted(rule.sources))}）"
         )
-    problem = GUARDS.get(action, lambda _c, _o: None)(ctx, order)
-    if problem:
-        raise InvalidTransition(problem)
+    for guard in _guards(action):
+        problem = guard(ctx, order)
+        if problem:
+            raise InvalidTransition(problem)
     return role
+
+
+@functools.cache
+def _guards(action: Action) -> tuple[Callable[[Ctx, WorkOrder], str | None], ...]:
+    """This module's guard of ``action`` and the linkage engine's (R-204, R-212, R-503)."""
+    from civiclink.linkage import actions as linkage
+
+    found = [g for g in (GUARDS.get(action), linkage.ORDER_GUARDS.get(action)) if g is not None]
+    if action in linkage.CLOSING_GUARDS:
+        found.append(linkage.guard_results_written_back)
+    return tuple(found)
 
 
 def allowed_actions(ctx: Ctx, order: WorkOrder, actor: Actor) -> list[Action]:
@@ -211,6 +223,11 @@ def _move(ctx: Ctx, order: WorkOrder, action: Action, to_state: State | str | No
     order.updated_at = ctx.now
     flag_modified(order, "updated_at")  # every action bumps the version, even one that changes no column
     _record(ctx, order, action.value, actor=actor, role=role, from_state=from_state, data=data)
+    if order.linked or order.joint_case_id is not None:
+        # 反馈回写 and 联合调处 (R-503, R-307): the linkage engine tells 110 and updates the joint case.
+        from civiclink.linkage.actions import on_order_moved
+
+        on_order_moved(ctx, order, action, data or {}, actor=actor)
 
 
 def _start_clock(ctx: Ctx, order: WorkOrder, stage: str, existing: dict[str, StageClock]) -> StageClock:
@@ -340,7 +357,7 @@ def install_session_hooks(factory) -> None:
 _NEW_ORDER_DEFAULTS = {c.name: None for c in WorkOrder.__table__.columns if c.name != "id"} | {
     "version": 1, "dispatch_round": 0, "return_count": 0, "reopen_count": 0, "extension_count": 0,
     "urge_count": 0, "supervise_count": 0, "supervised": False, "duplicate_count": 0,
-    "waiting_on_citizen": False, "callback_count": 0,
+    "waiting_on_citizen": False, "callback_count": 0, "linked": False,
 }
 _INSERT_ORDER = insert(WorkOrder.__table__).returning(WorkOrder.__table__.c.id)
 _INSERT_CLOCK = insert(StageClock.__table__).returning(StageClock.__table__.c.id, sort_by_parameter_order=True)
@@ -884,5 +901,15 @@ ACTIONS: dict[Action, Callable] = {
 def do_order_action(ctx: Ctx, number: str, action: Action, body, *, actor: Actor) -> WorkOrder:
     """Take ``action`` on order ``number`` (row-locked) with an already validated body."""
     order = load_order_for_update(ctx, number)
-    return ACTIONS[action](ctx, order, body, actor=actor)
+    return handler_for(action)(ctx, order, body, actor=actor)
+
+
+def handler_for(action: Action) -> Callable:
+    """The ``do_*`` of ``action``: this module's, or the linkage engine's (转110, 签收/退回 a push from 110 …)."""
+    handler = ACTIONS.get(action)
+    if handler is None:
+        from civiclink.linkage.actions import ORDER_ACTIONS
+
+        handler = ORDER_ACTIONS[action]
+    return handler
 

@@ -191,6 +191,7 @@ class RowParser:
             "dispatch_round": 1 if handling_unit_id else 0,
             "return_count": 0, "reopen_count": 0, "extension_count": 0, "urge_count": 0, "supervise_count": 0,
             "supervised": False, "duplicate_count": 0, "merged_into_id": None, "waiting_on_citizen": False,
+            "linked": False, "joint_case_id": None,
             "state_before": None,
             "intake_answer": reply if state == State.CLOSED_AT_INTAKE.value else None,
             "reply_content": reply if state == State.CLOSED.value else None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civiclink.db import Base, UTCDateTime, utcnow
@@ -97,6 +97,9 @@ class WorkOrder(Base):
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)  # 子单 merged into this 主单
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     waiting_on_citizen: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Linked with 110 (a transfer record exists): the linkage engine hears about every move (反馈回写, R-503).
+    linked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    joint_case_id: Mapped[int | None] = mapped_column(ForeignKey("joint_case.id"), index=True)
 
     intake_answer: Mapped[str | None] = mapped_column(Text)
     reply_content: Mapped[str | None] = mapped_column(Text)

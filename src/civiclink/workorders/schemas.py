@@ -230,6 +230,33 @@ class SupervisionIn(InputModel):
     note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 
+Channel = Literal["one_click", "three_party", "system_push"]
+ReasonCode = Literal["other_scope", "emergency_first", "internet_channel", "stability_lead", "escalation",
+                     "joint_mediation", "consultation"]
+
+
+class TransferIn(Versioned):
+    """转110 (R-201 一键转接, R-204 系统推送, R-203 紧急)."""
+
+    channel: Channel | None = Field(default=None, description="不填：电话诉求为一键转接，网络诉求为系统推送")
+    reason_code: ReasonCode = "other_scope"
+    reason: Text500
+    consent: bool = Field(default=True, description="来电人同意转接（R-208）")
+    emergency: bool = Field(default=False, description="危及人身、财产或公共安全：110 先行派警（R-203）")
+
+
+class LeadIn(Versioned):
+    """稳定线索 → 同级 110 (R-205)."""
+
+    reason: Text500
+
+
+class EscalateIn(Versioned):
+    """承办单位提请 110 出警 (R-206)."""
+
+    reason: Text500
+
+
 ACTION_BODIES: dict[Action, type[BaseModel]] = {
     Action.SUBMIT: Versioned,
     Action.CLOSE_AT_INTAKE: CloseAtIntakeIn,
@@ -253,4 +280,9 @@ ACTION_BODIES: dict[Action, type[BaseModel]] = {
     Action.MERGE: MergeIn,
     Action.URGE: SupervisionIn,
     Action.SUPERVISE: SupervisionIn,
+    Action.TRANSFER_TO_110: TransferIn,
+    Action.REPORT_TO_110: LeadIn,
+    Action.ESCALATE_TO_110: EscalateIn,
+    Action.ACCEPT_TRANSFER: NoteIn,
+    Action.REJECT_TRANSFER: ReasonIn,
 }

@@ -26,12 +26,13 @@ class State(StrEnum):
     CLOSED = "closed"
     CLOSED_AT_INTAKE = "closed_at_intake"
     MERGED = "merged"
-    # Reached through the 12345 ↔ 110 linkage (issue 3); listed here so that the state set is complete.
+    # The 12345 ↔ 110 linkage (design §5, civiclink.linkage): handed to 110, the hotline keeps the linked record
+    # and waits for the result (反馈回写); or a push from 110 that the hotline returned (退回, with a reason).
     TRANSFERRED_TO_110 = "transferred_to_110"
-    JOINT = "joint"
+    RETURNED_TO_110 = "returned_to_110"
 
 
-TERMINAL = frozenset({State.CLOSED, State.CLOSED_AT_INTAKE, State.MERGED})
+TERMINAL = frozenset({State.CLOSED, State.CLOSED_AT_INTAKE, State.MERGED, State.RETURNED_TO_110})
 OPEN = frozenset(State) - TERMINAL
 
 
@@ -58,6 +59,13 @@ class Action(StrEnum):
     MERGE = "merge"
     URGE = "urge"
     SUPERVISE = "supervise"
+    # Linkage with 110 (civiclink.linkage.orders), and a push from 110 signed
+    # for or returned.
+    TRANSFER_TO_110 = "transfer_to_110"
+    REPORT_TO_110 = "report_to_110"
+    ESCALATE_TO_110 = "escalate_to_110"
+    ACCEPT_TRANSFER = "accept_transfer"
+    REJECT_TRANSFER = "reject_transfer"
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,19 @@ RULES: dict[Action, Rule] = {
     # 催办 / 督办 hit any open order.
     Action.URGE: _r(OPEN, {R.DISPATCHER, R.SUPERVISOR}),
     Action.SUPERVISE: _r(OPEN, {R.SUPERVISOR}),
+    # 一键转接 / 系统推送 to 110: at intake, or after first handling (先行受理后转办, R-204); emergencies too.
+    Action.TRANSFER_TO_110: _r(
+        {S.REGISTERED, S.AWAITING_DISPATCH, S.DISPATCHED, *HANDLING, S.RETURN_REQUESTED, S.REOPENED},
+        {R.OPERATOR, R.DISPATCHER},
+        S.TRANSFERRED_TO_110,
+    ),
+    # 影响社会稳定的线索 → same-level 110 at once, flagged; the 工单 goes on.
+    Action.REPORT_TO_110: _r(OPEN - {S.TRANSFERRED_TO_110}, {R.OPERATOR, R.DISPATCHER, R.SUPERVISOR}),
+    # The handling unit calls in 110 when the conflict sharpens; the 工单 goes on, linked.
+    Action.ESCALATE_TO_110: _r({*HANDLING, S.EXTENSION_REQUESTED}, {R.UNIT_STAFF}, unit_scoped=True),
+    # A push from 110 is signed for (签收 → 待派单) or returned with a reason.
+    Action.ACCEPT_TRANSFER: _r({S.REGISTERED}, {R.OPERATOR, R.DISPATCHER}, S.AWAITING_DISPATCH),
+    Action.REJECT_TRANSFER: _r({S.REGISTERED}, {R.OPERATOR, R.DISPATCHER}, S.RETURNED_TO_110),
 }
 
 # Everything a role can ever do, for the role × endpoint matrix.

@@ -1,0 +1,174 @@
+"""The outbox relay: claims pending envelopes, sends them to the peer, records the outcome (design §6).
+
+Several relays (threads of several app processes, or ``civiclink exchange relay``) may share one database.
+A claim is one UPDATE that stamps ``claimed_by``/``claimed_until`` on up to ``batch_size`` rows that are due
+and not claimed by a live relay — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two relays never take the same
+row; on SQLite the write lock serializes claims. A relay killed after its claim leaves the rows to expire
+(``lease_seconds``) and another takes them: an envelope may then be sent twice, which the peer's inbox
+(keyed by ``message_id``) turns into "duplicate", changing nothing. Failures back off exponentially and
+dead-letter after ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import bindparam, text
+
+from civiclink.db import utcnow, write_session
+from civiclink.exchange.transport import Transport, TransportError
+
+log = logging.getLogger("civiclink.exchange.relay")
+
+_CLAIM = """
+UPDATE outbox_message SET claimed_by = :me, claimed_until = :until, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM outbox_message
+    WHERE state = 'pending' AND next_attempt_at <= :now AND (claimed_until IS NULL OR claimed_until < :now)
+    ORDER BY id LIMIT :n {lock}
+)
+RETURNING id, peer, envelope, attempts, message_id
+"""
+_CLAIM_SQL = {
+    "postgresql": text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED")),
+    "sqlite": text(_CLAIM.format(lock="")),
+}
+
+_DELIVERED = text("""
+UPDATE outbox_message SET state = 'delivered', delivered_at = :at, claimed_by = NULL, claimed_until = NULL,
+    ack_status = :status, ack_detail = :detail, last_error = NULL
+WHERE id = :id AND state = 'pending'
+""")
+_FAILED = text("""
+UPDATE outbox_message SET state = :state, next_attempt_at = :next, claimed_by = NULL, claimed_until = NULL,
+    last_error = :error
+WHERE id = :id AND state = 'pending' AND claimed_by = :me
+""")
+
+
+def backoff(attempts: int, *, base: float, cap: float) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: base·2^(n−1), capped, with ±20 % jitter."""
+    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    return delay * random.uniform(0.8, 1.2)
+
+
+class Relay:
+    def __init__(self, state, transport: Transport, *, name: str | None = None):
+        self.state = state
+        self.settings = state.settings.exchange
+        self.transport = transport
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) & 0xFFFF:x}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one pass ---------------------------------------------------------------------------------------------
+
+    def claim(self) -> list:
+        now = utcnow()
+        with write_session(self.state.sessions) as session:
+            dialect = session.connection().dialect.name
+            statement = _CLAIM_SQL[dialect].bindparams(
+                bindparam("now", type_=_utc()), bindparam("until", type_=_utc()),
+            )
+            return session.execute(statement, {
+                "me": self.name, "now": now, "until": now + timedelta(seconds=self.settings.lease_seconds),
+                "n": self.settings.batch_size,
+            }).all()
+
+    def run_once(self) -> int:
+        """Claim one batch, send it (one POST per peer), record the outcome. Returns how many were claimed."""
+        rows = self.claim()
+        if not rows:
+            return 0
+        by_peer: dict[str, list] = defaultdict(list)
+        for row in sorted(rows, key=lambda r: r.id):
+            by_peer[row.peer].append(row)
+        delivered: list[dict] = []
+        failed: list[dict] = []
+        for peer_code, peer_rows in by_peer.items():
+            peer = self.state.settings.peer(peer_code)
+            if peer is None:
+                error = f"站点 {peer_code} 已不在本站配置中"
+                failed += [self._failure(r, error) for r in peer_rows]
+                continue
+            try:
+                acks = self.transport.send(peer, [r.envelope for r in peer_rows])
+            except TransportError as exc:
+                failed += [self._failure(r, str(exc)) for r in peer_rows]
+                continue
+            by_id = {a.get("message_id"): a for a in acks}
+            now = utcnow()
+            for r in peer_rows:
+                ack = by_id.get(r.message_id)
+                if ack is None:
+                    failed.append(self._failure(r, "对方未确认此消息"))
+                else:
+                    delivered.append({"id": r.id, "at": now, "status": ack.get("status"),
+                                      "detail": (ack.get("detail") or None) and str(ack["detail"])[:500]})
+        with write_session(self.state.sessions) as session:
+            if delivered:
+                session.execute(_DELIVERED.bindparams(bindparam("at", type_=_utc())), delivered)
+            if failed:
+                session.execute(_FAILED.bindparams(bindparam("next", type_=_utc())), failed)
+        if failed:
+            log.warning("relay %s: %d of %d envelopes not delivered (%s)", self.name, len(failed), len(rows),
+                        failed[0]["error"][:120])
+        return len(rows)
+
+    def _failure(self, row, error: str) -> dict:
+        dead = row.attempts >= self.settings.max_attempts
+        delay = backoff(row.attempts, base=self.settings.backoff_base, cap=self.settings.backoff_max)
+        return {"id": row.id, "me": self.name, "state": "dead" if dead else "pending",
+                "next": utcnow() + timedelta(seconds=delay), "error": error[:500]}
+
+    def drain(self, *, max_rounds: int = 1000) -> int:
+        """Run passes until nothing is due (tests, the demo builder, the CLI's --once)."""
+        total = 0
+        for _ in range(max_rounds):
+            n = self.run_once()
+            total += n
+            if n == 0:
+                return total
+        return total
+
+    # -- as a background thread -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="civiclink-relay", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                busy = self.run_once()
+            except Exception:  # a database hiccup must not end the relay; it tries again on the next tick
+                log.exception("relay pass failed")
+                busy = 0
+            if busy >= self.settings.batch_size:
+                continue  # more waiting: go on at once
+            self._wake.wait(self.settings.poll_interval)
+
+
+def _utc():
+    from civiclink.db import UTCDateTime
+
+    return UTCDateTime()

@@ -1,0 +1,232 @@
+"""Writing envelopes to the outbox, and receiving them into the inbox in per-case order (design §6).
+
+Sending: ``send(ctx, ...)`` runs inside the caller's transaction — the change and the message commit together
+or not at all. The relay (``relay.py``) delivers after commit.
+
+Receiving: ``authenticate(settings, envelopes)`` checks every envelope of a request (shape, known sender, for
+this site, clock skew, signature) before anything is written; ``apply_envelopes(ctx, envelopes, handlers)``
+then stores and applies them in one write transaction. The inbox is keyed by ``message_id``: an envelope seen
+before is answered with its earlier outcome and changes nothing. Envelopes of one case apply in ``seq`` order;
+one that arrives early waits in the inbox until its predecessors have been applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from civiclink.config import PeerSettings, Settings
+from civiclink.context import Ctx
+from civiclink.errors import DomainError, Forbidden, Invalid
+from civiclink.exchange import envelope as env
+from civiclink.exchange.models import ExchangeSequence, InboxMessage, OutboxMessage
+
+log = logging.getLogger("civiclink.exchange")
+
+OUTBOX_WRITTEN = "civiclink.outbox_written"
+
+# A handler applies one envelope of its type: Ctx (in the receiving transaction), the envelope.
+Handler = Callable[[Ctx, dict[str, Any]], None]
+
+
+# -- sending -------------------------------------------------------------------------------------------------
+
+
+def _sequence_row(ctx: Ctx, case_ref: str, peer: str) -> ExchangeSequence:
+    """The (case, peer) sequence row, created if missing and row-locked for this transaction."""
+    session = ctx.session
+    table = ExchangeSequence.__table__
+    dialect = session.connection().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(table).values(case_ref=case_ref, peer=peer, last_sent=0, last_applied=0).on_conflict_do_nothing(
+            index_elements=[table.c.case_ref, table.c.peer]
+        )
+    )
+    return session.execute(
+        select(ExchangeSequence).where(ExchangeSequence.case_ref == case_ref, ExchangeSequence.peer == peer)
+        .with_for_update()
+    ).scalar_one()
+
+
+def send(ctx: Ctx, *, peer: PeerSettings, case_ref: str, type: str, body: dict[str, Any]) -> OutboxMessage:
+    """Queue one envelope for ``peer`` in the caller's transaction (the next ``seq`` of the case)."""
+    sequence = _sequence_row(ctx, case_ref, peer.site_code)
+    sequence.last_sent += 1
+    envelope = env.build(
+        case_ref=case_ref, seq=sequence.last_sent, type=type, sender=ctx.settings.site_code,
+        receiver=peer.site_code, body=body, secret=peer.secret.get_secret_value(), sent_at=ctx.now,
+    )
+    message = OutboxMessage(
+        message_id=envelope["message_id"], peer=peer.site_code, case_ref=case_ref, seq=envelope["seq"],
+        type=type, envelope=env.dumps(envelope), created_at=ctx.now, state="pending", attempts=0,
+        next_attempt_at=ctx.now,
+    )
+    ctx.session.add(message)
+    ctx.session.info[OUTBOX_WRITTEN] = True  # wakes the relay after commit (see install)
+    return message
+
+
+def install(factory, wake: Callable[[], None]) -> None:
+    """Wake the relay after a commit that wrote to the outbox (it also polls, for other processes' writes)."""
+    from sqlalchemy import event
+
+    @event.listens_for(factory, "after_commit")
+    def _after_commit(session) -> None:
+        if session.info.pop(OUTBOX_WRITTEN, False):
+            wake()
+
+    @event.listens_for(factory, "after_soft_rollback")
+    def _after_rollback(session, previous_transaction) -> None:
+        if previous_transaction.parent is None and not previous_transaction.nested:
+            session.info.pop(OUTBOX_WRITTEN, None)
+
+
+# -- receiving -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ack:
+    """The receiver's answer for one envelope (the acknowledgement of design §6)."""
+
+    message_id: str
+    status: str  # applied | waiting | duplicate | rejected
+    detail: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "status": self.status, "detail": self.detail}
+
+
+def parse_batch(raw: bytes) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise env.EnvelopeError("请求体不是合法的 JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("envelopes"), list):
+        raise env.EnvelopeError('请求体须为 {"envelopes": [...]}')
+    if not 1 <= len(data["envelopes"]) <= 1000:
+        raise env.EnvelopeError("每次须提交 1 到 1000 个信封")
+    return data["envelopes"]
+
+
+def authenticate(settings: Settings, envelopes: list[Any], *, now: datetime) -> list[dict[str, Any]]:
+    """Check every envelope before anything is written: a forged or stray one refuses the whole request."""
+    skew = timedelta(seconds=settings.exchange.max_clock_skew_seconds)
+    for envelope in envelopes:
+        env.check_shape(envelope)
+        peer = settings.peer(envelope["sender"])
+        if peer is None:
+            raise env.BadSignature(f"未知的发送方站点 {envelope['sender']!r}")
+        if envelope["receiver"] != settings.site_code:
+            raise Forbidden(f"信封的接收方是 {envelope['receiver']!r}，不是本站 {settings.site_code!r}")
+        env.verify(envelope, peer.secret.get_secret_value())
+        # Replays are caught by the inbox (message_id is kept for good); an old envelope may be a legitimate
+        # retry after a long outage. One from the future means a wrong clock at the sender.
+        if env.sent_at(envelope) - now > skew:
+            raise env.EnvelopeError("信封时间晚于本站时钟过多（发送方时钟错误）")
+    return envelopes
+
+
+def apply_envelopes(ctx: Ctx, envelopes: list[dict[str, Any]], handlers: dict[str, Handler]) -> list[Ack]:
+    """Store and apply authenticated envelopes in the caller's write transaction; one Ack per envelope."""
+    acks: dict[str, Ack] = {}
+    for envelope in sorted(envelopes, key=lambda e: (e["sender"], e["case_ref"], e["seq"])):
+        acks[envelope["message_id"]] = _receive_one(ctx, envelope, handlers)
+    return [acks[e["message_id"]] for e in envelopes]
+
+
+def _receive_one(ctx: Ctx, envelope: dict[str, Any], handlers: dict[str, Handler]) -> Ack:
+    session = ctx.session
+    message_id = envelope["message_id"]
+    seen = session.execute(select(InboxMessage).where(InboxMessage.message_id == message_id)).scalar_one_or_none()
+    if seen is not None:
+        return Ack(message_id, "duplicate", f"已于 {seen.received_at.isoformat()} 收到（{seen.state}）")
+    sender, case_ref, seq = envelope["sender"], envelope["case_ref"], envelope["seq"]
+    sequence = _sequence_row(ctx, case_ref, sender)
+    row = InboxMessage(
+        message_id=message_id, sender=sender, case_ref=case_ref, seq=seq, type=envelope["type"],
+        envelope=env.dumps(envelope), received_at=ctx.now, state="waiting",
+    )
+    session.add(row)
+    if seq <= sequence.last_applied:
+        row.state, row.detail = "rejected", f"序号 {seq} 已被本案的另一条消息使用"
+        return Ack(message_id, "rejected", row.detail)
+    if seq > sequence.last_applied + 1:
+        row.detail = f"等待本案第 {sequence.last_applied + 1} 号消息"
+        return Ack(message_id, "waiting", row.detail)
+    _apply(ctx, row, envelope, handlers)
+    sequence.last_applied = seq
+    ack = Ack(message_id, row.state, row.detail)
+    # Predecessors now complete: apply the ones that were waiting, in order.
+    while True:
+        session.flush()
+        waiting = session.execute(
+            select(InboxMessage).where(
+                InboxMessage.sender == sender, InboxMessage.case_ref == case_ref,
+                InboxMessage.seq == sequence.last_applied + 1, InboxMessage.state == "waiting",
+            )
+        ).scalar_one_or_none()
+        if waiting is None:
+            return ack
+        _apply(ctx, waiting, json.loads(waiting.envelope), handlers)
+        sequence.last_applied = waiting.seq
+
+
+def _apply(ctx: Ctx, row: InboxMessage, envelope: dict[str, Any], handlers: dict[str, Handler]) -> None:
+    handler = handlers.get(envelope["type"])
+    if handler is None:
+        row.state, row.detail, row.applied_at = "rejected", f"本站（{ctx.settings.site_role}）不处理此类消息", ctx.now
+        return
+    savepoint = ctx.session.begin_nested()
+    try:
+        handler(ctx, envelope)
+        ctx.session.flush()
+    except (DomainError, ValueError, KeyError, TypeError) as exc:
+        # It arrived in order but cannot be applied (bad body, a state the rules refuse): keep it, say why,
+        # and let the case go on — a stuck sequence would block every later message of the case.
+        savepoint.rollback()
+        detail = str(exc) if isinstance(exc, DomainError) else f"消息内容不合法：{type(exc).__name__}: {exc}"
+        row.state, row.detail, row.applied_at = "rejected", detail[:500], ctx.now
+        log.warning("envelope %s (%s) rejected: %s", row.message_id, row.type, detail[:200])
+        return
+    savepoint.commit()
+    row.state, row.applied_at = "applied", ctx.now
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+
+
+def outbox_summary(session) -> dict[str, dict[str, int]]:
+    rows = session.execute(
+        select(OutboxMessage.peer, OutboxMessage.state, func.count()).group_by(OutboxMessage.peer, OutboxMessage.state)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for peer, state, count in rows:
+        out.setdefault(peer, {})[state] = count
+    return out
+
+
+def inbox_summary(session) -> dict[str, dict[str, int]]:
+    rows = session.execute(
+        select(InboxMessage.sender, InboxMessage.state, func.count()).group_by(InboxMessage.sender, InboxMessage.state)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for sender, state, count in rows:
+        out.setdefault(sender, {})[state] = count
+    return out
+
+
+def require_peer(settings: Settings, site_code: str | None = None) -> PeerSettings:
+    peer = settings.peer(site_code) if site_code else settings.linked_peer()
+    if peer is None:
+        other = "110" if settings.site_role == "hotline" else "12345"
+        raise Invalid(f"本站未配置同级 {other} 对接站点（peers），无法转办")
+    return peer

@@ -1,0 +1,135 @@
+"""Running several sites side by side on one machine: the demo (12345 + 110, city and county), the socket
+tests and the exchange benchmark all use this.
+
+A ``SiteSpec`` says what a site is; ``settings_for`` turns it into Settings; ``prepare`` creates its database
+(schema, org tree, users); ``launch`` starts it as its own server process (uvicorn), configured only through
+``CIVICLINK_*`` environment variables, exactly as an operator would run it; ``wait_until_up`` polls /api/health.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2 as httpx
+
+from civiclink.config import Settings, get_settings
+
+
+@dataclass
+class SiteSpec:
+    site_code: str
+    role: str  # hotline | police
+    level: str  # city | county
+    name: str
+    port: int
+    database_url: str
+    secret_key: str
+    number_prefix: str
+    peers: list[dict] = field(default_factory=list)  # {"site_code", "base_url", "secret", "role", "level"}
+    host: str = "127.0.0.1"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "CIVICLINK_ENVIRONMENT": "local",
+            "CIVICLINK_SITE_ROLE": self.role,
+            "CIVICLINK_SITE_LEVEL": self.level,
+            "CIVICLINK_SITE_CODE": self.site_code,
+            "CIVICLINK_SITE_NAME": self.name,
+            "CIVICLINK_DATABASE_URL": self.database_url,
+            "CIVICLINK_SECRET_KEY": self.secret_key,
+            "CIVICLINK_NUMBER_PREFIX": self.number_prefix,
+            "CIVICLINK_PEERS": json.dumps(self.peers, ensure_ascii=False),
+            "CIVICLINK_LOG_LEVEL": "WARNING",
+        }
+        env.update(self.extra_env)
+        return env
+
+
+def pair(*, hotline: SiteSpec, police: SiteSpec, secret: str) -> None:
+    """Make two sites each other's peer, with one shared signing key."""
+    hotline.peers.append({"site_code": police.site_code, "base_url": police.base_url, "secret": secret,
+                          "role": "police", "level": police.level, "name": police.name})
+    police.peers.append({"site_code": hotline.site_code, "base_url": hotline.base_url, "secret": secret,
+                         "role": "hotline", "level": hotline.level, "name": hotline.name})
+
+
+def settings_for(spec: SiteSpec, **overrides) -> Settings:
+    return get_settings(
+        _env_file=None, environment="local", site_role=spec.role, site_level=spec.level, site_code=spec.site_code,
+        site_name=spec.name, database_url=spec.database_url, secret_key=spec.secret_key,
+        number_prefix=spec.number_prefix, peers=spec.peers, log_level="WARNING", **overrides,
+    )
+
+
+def prepare(spec: SiteSpec, users: list[tuple[str, str, list[str], str | None]], *, password: str) -> None:
+    """Schema, the org tree and ``users`` (username, display name, roles, unit code) in a fresh database."""
+    from civiclink.app import build_state
+    from civiclink.db import begin_write, utcnow
+    from civiclink.migrate import upgrade
+    from civiclink.orgs.actions import do_create_user, do_import_org_file
+    from civiclink.orgs.api import parse_org_file
+    from civiclink.orgs.roles import SYSTEM
+    from civiclink.orgs.schemas import UserCreate
+
+    settings = settings_for(spec)
+    state = build_state(settings)
+    try:
+        upgrade(state.engine)
+        session = state.sessions()
+        begin_write(session)
+        now = utcnow()
+        org_file = settings.resolved_org_file
+        do_import_org_file(session, parse_org_file(org_file.name, org_file.read_bytes()), actor=SYSTEM,
+                           source=org_file.name, today=now.date(), now=now)
+        session.flush()
+        for username, display_name, roles, unit in users:
+            do_create_user(session, UserCreate(username=username, display_name=display_name, password=password,
+                                               roles=roles, unit_code=unit), actor=SYSTEM, now=now)
+        session.commit()
+        session.close()
+    finally:
+        state.engine.dispose()
+
+
+def launch(spec: SiteSpec, *, log: Path | None = None, workers: int = 1) -> subprocess.Popen:
+    """Start the site as its own process: ``civiclink serve`` with the spec's environment."""
+    env = {**os.environ, **spec.env()}
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it open
+    return subprocess.Popen(
+        [sys.executable, "-m", "civiclink.cli", "serve", "--host", spec.host, "--port", str(spec.port),
+         "--workers", str(workers), "--no-upgrade"],
+        env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_until_up(spec: SiteSpec, *, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"site {spec.site_code} exited with {process.returncode}")
+        try:
+            if httpx.get(spec.base_url + "/api/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"site {spec.site_code} did not come up on {spec.base_url}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
