@@ -35,6 +35,7 @@ test-postgres: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/exchange.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -676,9 +676,17 @@ def exchange_relay(once: Annotated[bool, typer.Option("--once", help="发完当�
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     sent = 0
+    import logging
+
+    log = logging.getLogger("civiclink.exchange.relay")
     try:
         while not stopping:
-            n = relay.run_once()
+            try:
+                n = relay.run_once()
+            except Exception:  # a database hiccup must not end the relay (it may be the only one)
+                log.exception("relay pass failed; trying again")
+                time.sleep(settings.exchange.poll_interval)
+                continue
             sent += n
             if once and n == 0:
                 break

@@ -142,7 +142,8 @@ class ExchangeSettings(BaseModel):
     relay_enabled: bool = True  # run a relay thread inside the server process
     batch_size: int = Field(default=200, ge=1, le=1000)  # envelopes per claim and per POST
     lease_seconds: float = Field(default=30.0, gt=0)  # a claimed message is another relay's after this
-    max_attempts: int = Field(default=15, ge=1)  # then the message is dead-lettered
+    # Then the message is dead-lettered: 30 tries with the default backoff span about 1 h 50 min of outage.
+    max_attempts: int = Field(default=30, ge=1)
     backoff_base: float = Field(default=0.5, gt=0)  # seconds before the 2nd attempt; doubles each time
     backoff_max: float = Field(default=300.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0)  # when nothing wakes the relay (other processes' writes)

@@ -54,6 +54,7 @@ LABELS: dict[str, dict[str, str]] = {
         "reject_transfer": "退回110",
         # Linkage steps on the 工单 timeline (many taken by the 110 side, shown with its person and site).
         "linkage_received": "收到110推送",
+        "linkage_returned": "110转回（再次转办）",
         "linkage_accepted": "对方已签收",
         "linkage_rejected": "对方已退回",
         "police_dispatched": "110已派警",
@@ -126,6 +127,7 @@ LABELS: dict[str, dict[str, str]] = {
         "register": "接警登记",
         "registered": "接警登记",
         "received": "收到12345推送",
+        "linkage_returned": "12345转回（再次转办）",
         "linkage_accepted": "12345已签收",
         "linkage_rejected": "12345已退回",
         "hotline_progress": "12345办理进展",

@@ -71,3 +71,32 @@ def test_concurrent_api_registrations_get_consecutive_unique_numbers(app, auth):
         numbers = list(pool.map(one, range(burst)))
     assert len(set(numbers)) == burst
     assert sorted(int(n.split("-")[1]) for n in numbers) == list(range(1, burst + 1))
+
+
+def test_many_savepoints_never_hand_out_a_number_twice(state, actors):
+    """The demo's pattern: hundreds of savepoints in one transaction, some rolled back after registering, some
+    nested in one that is rolled back. (A savepoint object's id() is reused by later ones; the bookkeeping must
+    not confuse them.)"""
+    handed: list[str] = []
+    with write_session(state.sessions) as s:
+        ctx = state.ctx(s)
+        for i in range(300):
+            outer = s.begin_nested()
+            number = register(ctx, actors).number
+            if i % 7 == 3:
+                inner = s.begin_nested()
+                register(ctx, actors)
+                inner.commit()
+                outer.rollback()  # the inner registration goes with its parent
+                continue
+            if i % 5 == 1:
+                outer.rollback()
+                continue
+            outer.commit()
+            handed.append(number)
+    with state.sessions() as s:
+        stored = s.execute(select(WorkOrder.number)).scalars().all()
+    assert sorted(stored) == sorted(handed) and len(set(stored)) == len(stored)
+    with write_session(state.sessions) as s:
+        after = register(state.ctx(s), actors).number
+    assert after not in stored

@@ -20,7 +20,7 @@ from civiclink.errors import DomainError
 PROTOCOL_VERSION = "1"
 FIELDS = ("version", "message_id", "case_ref", "seq", "type", "sender", "receiver", "sent_at", "body")
 
-# Every message type and what it means (docs/exchange.md has a JSON Schema for each body).
+# Every message type and what it means (docs/exchange.md; a JSON Schema for each body in docs/exchange/schemas/).
 MESSAGE_TYPES = {
     "transfer.offer": "转办/推送：对方新建警单或工单",
     "transfer.accept": "签收（接收方已受理，附本方编号）",
@@ -92,9 +92,12 @@ def check_shape(envelope: Any) -> dict[str, Any]:
     if envelope["version"] != PROTOCOL_VERSION:
         raise EnvelopeError(f"不支持的协议版本 {envelope['version']!r}（本站为 {PROTOCOL_VERSION}）")
     try:
-        uuid.UUID(envelope["message_id"])
+        canonical_id = str(uuid.UUID(envelope["message_id"]))
     except ValueError as exc:
         raise EnvelopeError("message_id 必须是 UUID") from exc
+    if canonical_id != envelope["message_id"]:
+        # One spelling only (lowercase, hyphenated): two spellings of one UUID must not pass the inbox twice.
+        raise EnvelopeError("message_id 须为小写、带连字符的标准 UUID 写法")
     if len(envelope["case_ref"]) > 100:
         raise EnvelopeError("case_ref 过长（最多 100 个字符）")
     if not isinstance(envelope["seq"], int) or isinstance(envelope["seq"], bool) or not 1 <= envelope["seq"] < 2**31:

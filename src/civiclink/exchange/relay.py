@@ -54,7 +54,7 @@ WHERE id = :id AND state = 'pending' AND claimed_by = :me
 
 def backoff(attempts: int, *, base: float, cap: float) -> float:
     """Seconds before the next try after ``attempts`` failed ones: base·2^(n−1), capped, with ±20 % jitter."""
-    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    delay = min(cap, base * 2.0 ** min(max(0, attempts - 1), 60))  # the exponent capped too: no overflow
     return delay * random.uniform(0.8, 1.2)
 
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -189,7 +190,7 @@ def _apply(ctx: Ctx, row: InboxMessage, envelope: dict[str, Any], handlers: dict
     try:
         handler(ctx, envelope)
         ctx.session.flush()
-    except (DomainError, ValueError, KeyError, TypeError) as exc:
+    except (DomainError, ValueError, KeyError, TypeError, AttributeError, StatementError) as exc:
         # It arrived in order but cannot be applied (bad body, a state the rules refuse): keep it, say why,
         # and let the case go on — a stuck sequence would block every later message of the case.
         savepoint.rollback()
@@ -205,28 +206,18 @@ def _apply(ctx: Ctx, row: InboxMessage, envelope: dict[str, Any], handlers: dict
 
 
 def outbox_summary(session) -> dict[str, dict[str, int]]:
-    rows = session.execute(
-        select(OutboxMessage.peer, OutboxMessage.state, func.count()).group_by(OutboxMessage.peer, OutboxMessage.state)
-    ).all()
-    out: dict[str, dict[str, int]] = {}
-    for peer, state, count in rows:
-        out.setdefault(peer, {})[state] = count
-    return out
+    """Messages sent, by peer and delivery state."""
+    return _count_by_state(session, OutboxMessage.peer, OutboxMessage.state)
 
 
 def inbox_summary(session) -> dict[str, dict[str, int]]:
-    rows = session.execute(
-        select(InboxMessage.sender, InboxMessage.state, func.count()).group_by(InboxMessage.sender, InboxMessage.state)
-    ).all()
+    """Messages received, by sender and state."""
+    return _count_by_state(session, InboxMessage.sender, InboxMessage.state)
+
+
+def _count_by_state(session, site_column, state_column) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for sender, state, count in rows:
-        out.setdefault(sender, {})[state] = count
+    for site, state, count in session.execute(
+            select(site_column, state_column, func.count()).group_by(site_column, state_column)).all():
+        out.setdefault(site, {})[state] = count
     return out
-
-
-def require_peer(settings: Settings, site_code: str | None = None) -> PeerSettings:
-    peer = settings.peer(site_code) if site_code else settings.linked_peer()
-    if peer is None:
-        other = "110" if settings.site_role == "hotline" else "12345"
-        raise Invalid(f"本站未配置同级 {other} 对接站点（peers），无法转办")
-    return peer

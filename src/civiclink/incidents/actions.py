@@ -67,7 +67,7 @@ def allowed_actions(ctx: Ctx, incident: Incident, actor: Actor) -> list[Incident
 
 def _incoming(ctx: Ctx, incident: Incident) -> Transfer | None:
     """The transfer from 12345 this 警单 was made for, if any."""
-    return next((t for t in la.transfers_of(ctx, incident_id=incident.id) if t.direction == "in"), None)
+    return next((t for t in reversed(la.transfers_of(ctx, incident_id=incident.id)) if t.direction == "in"), None)
 
 
 def _guard_return(ctx: Ctx, incident: Incident) -> str | None:
@@ -87,6 +87,8 @@ def _guard_dispatch(ctx: Ctx, incident: Incident) -> str | None:
 def _guard_transfer(ctx: Ctx, incident: Incident) -> str | None:
     if incident.emergency and incident.dispatched_at is None:
         return "紧急警情须先派警处置（R-203）"
+    if la._open_consultation(ctx, incident_id=incident.id) is not None:
+        return "三方通话尚未记录结果，请先记录通话结果（R-202）"
     _, count, first = la.case_history(ctx, la.transfers_of(ctx, incident_id=incident.id))
     if not rules.transfer_allowed(count, max_retransfers=ctx.settings.linkage.max_retransfers):
         return f"该事项已在 12345 与 110 之间转办 {count} 次，不能再转（R-212）；按首接负责制由首接平台（{first}）办理"

@@ -1,6 +1,8 @@
-"""HTTP routes of the 警单 domain (police site only). Thin: parse, call a ``do_*``, commit."""
+"""HTTP routes of the 警单 domain (police site only). Thin: parse, call a ``do_*``, commit.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the action routes' body types are locals of a closure, and
+FastAPI must see them as classes, not as strings it cannot resolve.
+"""
 
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from civiclink.i18n import label
 from civiclink.incidents import actions, service
 from civiclink.incidents.schemas import INCIDENT_ACTION_BODIES, IncidentCreate, IncidentPage, IncidentRead
 from civiclink.incidents.states import IncidentAction, IncidentState
+from civiclink.routes import record_action_route
 
 router = APIRouter(prefix="/api/incidents", tags=["警单"], responses=ERROR_RESPONSES)
 
@@ -53,22 +56,15 @@ def get_timeline(number: str, ctx: CtxDep, actor: CurrentActor) -> list[dict]:
     return service.timeline(ctx, service.get_visible_incident(ctx, number, actor))
 
 
-def _action_route(action: IncidentAction):
-    body_model = INCIDENT_ACTION_BODIES[action]
-
-    async def endpoint(number: str, body: body_model, ctx: CtxDep, actor: CurrentActor,  # type: ignore[valid-type]
-                       state: StateDep) -> IncidentRead:
-        def write(wctx):
-            incident = actions.do_incident_action(wctx, number, action, body, actor=actor)
-            return lambda: respond(service.incident_read(wctx, incident, actor))
-
-        return await state.batcher.run(ctx, write)
-
-    endpoint.__name__ = f"incident_{action.value}"
-    endpoint.__doc__ = f"{label('incident_action', action)}（{action.value}）"
-    return endpoint
-
-
 for _action in IncidentAction:
-    router.add_api_route(f"/{{number}}/{_action.value.replace('_', '-')}", _action_route(_action), methods=["POST"],
-                         summary=label("incident_action", _action), response_model=IncidentRead)
+    router.add_api_route(
+        f"/{{number}}/{_action.value.replace('_', '-')}",
+        record_action_route(
+            INCIDENT_ACTION_BODIES[_action],
+            lambda ctx, number, body, actor, action=_action: actions.do_incident_action(ctx, number, action, body,
+                                                                                          actor=actor),
+            service.incident_read, name=f"incident_{_action.value}",
+            doc=f"{label('incident_action', _action)}（{_action.value}）",
+        ),
+        methods=["POST"], summary=label("incident_action", _action), response_model=IncidentRead,
+    )

@@ -418,7 +418,7 @@ def _record_on(ctx: Ctx, record, kind: str, action: str, *, actor: Actor, data: 
 
 def _close_consultation(ctx: Ctx, consultation: Consultation, outcome: str, *, actor: Actor,
                         note: str | None) -> None:
-    consultation.outcome, consultation.note, consultation.closed_at = outcome, note, ctx.now
+    consultation.outcome, consultation.note, consultation.closed_at = outcome, (note or None) and note[:500], ctx.now
     consultation.agreed_site = {
         "other_side": consultation.peer,
         "first_receiver": consultation.first_receiver,
@@ -537,6 +537,9 @@ def refresh_joint_case(ctx: Ctx, joint: JointCase | None, *, actor: Actor) -> No
             unit = ctx.directory.unit(order.handling_unit_id)
             if unit is not None:
                 part.owner = unit.label
+            handle = wo._clocks(ctx, order).get("handle")
+            if handle is not None and handle.due_at is not None:
+                part.due_at = handle.due_at  # the part's deadline is its 工单's 办理时限
             if _part_done(part, order) and part.done_at is None:
                 part.done_at, part.result = ctx.now, order.reply_content
             elif not _part_done(part, order):

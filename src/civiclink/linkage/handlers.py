@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
@@ -60,6 +61,41 @@ def _note(ctx: Ctx, record, action: str, e: Envelope, *, to_state=None, data: di
         ia._move(ctx, record, action, to_state, actor=actor, role=None, data=payload)
 
 
+def _returning_record(ctx: Ctx, e: Envelope, model):
+    """This site's record of a case it transferred away and now gets back (R-212), if any."""
+    for t in reversed(la.transfers_of(ctx, case_ref=e["case_ref"])):
+        if t.direction == "out" and t.peer == e["sender"]:
+            record_id = t.order_id if model is WorkOrder else t.incident_id
+            if record_id is not None:
+                return ctx.session.get(model, record_id, with_for_update=True)
+    return None
+
+
+def _when(body: dict, field: str, ctx: Ctx) -> datetime:
+    """The moment the peer says a step happened (R-211 timestamps stay right after an outage), else now."""
+    value = body.get(field) or body.get("at")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or moment > ctx.now + timedelta(minutes=5):
+        return ctx.now
+    return moment
+
+
+def _check_offer(ctx: Ctx, body: dict) -> None:
+    """An offer names a known channel and reason (R-211) and respects the transfer limit (R-212) — checked
+    here too, not only by a well-behaved sender."""
+    if body.get("channel") not in rules.CHANNELS:
+        raise Invalid(f"未知的转办方式 {body.get('channel')!r}")
+    if body.get("reason_code", "other_scope") not in rules.REASON_CODES:
+        raise Invalid(f"未知的转办原因 {body.get('reason_code')!r}")
+    count = int(body.get("transfer_count", 1))
+    if body.get("kind") in ("transfer", "joint") and not rules.transfer_allowed(
+            count - 1, max_retransfers=ctx.settings.linkage.max_retransfers):
+        raise Invalid(f"该事项已转办 {count - 1} 次，超过上限（R-212 禁止来回推诿），本站不接收")
+
+
 def _caller(matter: dict) -> ws.Caller:
     caller = matter.get("caller") or {}
     return ws.Caller(name=caller.get("name"), phone=caller.get("phone"), confidential=bool(caller.get("confidential")))
@@ -74,17 +110,24 @@ def hotline_offer(ctx: Ctx, e: Envelope) -> None:
     matter, kind = body["matter"], body.get("kind", "transfer")
     if kind not in ("transfer", "joint"):
         raise Invalid(f"12345 不受理「{kind}」类推送")
-    place = ctx.directory.unit_by_code(((matter.get("place") or {}).get("code")) or "")
-    request_type = matter.get("request_type") if matter.get("request_type") in set(RequestType) else "help"
-    order_in = ws.OrderCreate(
-        channel=Channel.POLICE_TRANSFER, caller=_caller(matter), title=str(matter["title"])[:200],
-        content=str(matter["content"])[:8000], request_type=request_type, address=matter.get("address"),
-        place=place.code if place is not None and place.is_place() else None,
-        urgency="urgent" if matter.get("urgency") in ("urgent", "emergency") else "normal", submit=False,
-    )
-    order = wo.do_register_order(ctx, order_in, actor=replace(actor, roles=frozenset({Role.OPERATOR})),
-                                 source="exchange")
-    ctx.session.flush()
+    _check_offer(ctx, body)
+    order = _returning_record(ctx, e, WorkOrder)
+    if order is not None:
+        # The matter comes back (a re-transfer, R-212): the same 工单 waits for 签收 again — no second record.
+        _note(ctx, order, "linkage_returned", e, to_state=State.REGISTERED, data={"incident": matter.get("number")})
+    else:
+        place = ctx.directory.unit_by_code(((matter.get("place") or {}).get("code")) or "")
+        request_type = matter.get("request_type") if matter.get("request_type") in set(RequestType) else "help"
+        order_in = ws.OrderCreate(
+            channel=Channel.POLICE_TRANSFER, caller=_caller(matter), title=str(matter["title"])[:200],
+            content=str(matter["content"])[:8000], request_type=request_type, address=matter.get("address"),
+            place=place.code if place is not None and place.is_place() else None,
+            urgency=matter.get("urgency") if matter.get("urgency") in ("urgent", "emergency") else "normal",
+        submit=False,
+        )
+        order = wo.do_register_order(ctx, order_in, actor=replace(actor, roles=frozenset({Role.OPERATOR})),
+                                     source="exchange")
+        ctx.session.flush()
     order.linked = True
     transfer = la.new_transfer(
         ctx, case_ref=e["case_ref"], peer=e["sender"], direction="in", kind=kind, channel=body["channel"],
@@ -114,12 +157,18 @@ def _police_part_done(ctx: Ctx, joint: JointCase, situation: str | None, result_
     part.done_at, part.result = ctx.now, "；".join(x for x in (situation, result_note) if x)
 
 
-def hotline_accept(ctx: Ctx, e: Envelope) -> None:
+def _accepted(ctx: Ctx, e: Envelope) -> tuple[Transfer, WorkOrder | Incident]:
+    """The peer signed for our transfer (签收): its number and who signed go on the transfer record."""
     transfer = _transfer(ctx, e, "out")
-    body = e["body"]
-    transfer.state, transfer.accepted_at = "accepted", ctx.now
-    transfer.accepted_by, transfer.remote_number = f"{la.remote_actor(e).display_name}@{e['sender']}", body["number"]
-    _note(ctx, _local(ctx, transfer), "linkage_accepted", e, data={"incident": body["number"], "note": body.get("note")})
+    transfer.state, transfer.accepted_at = "accepted", _when(e["body"], "at", ctx)
+    transfer.accepted_by = f"{la.remote_actor(e).display_name}@{e['sender']}"
+    transfer.remote_number = e["body"]["number"]
+    return transfer, _local(ctx, transfer)
+
+
+def hotline_accept(ctx: Ctx, e: Envelope) -> None:
+    _transfer_row, order = _accepted(ctx, e)
+    _note(ctx, order, "linkage_accepted", e, data={"incident": e["body"]["number"], "note": e["body"].get("note")})
 
 
 def hotline_reject(ctx: Ctx, e: Envelope) -> None:
@@ -143,13 +192,13 @@ def hotline_reject(ctx: Ctx, e: Envelope) -> None:
 def hotline_police_dispatched(ctx: Ctx, e: Envelope) -> None:
     transfer = _transfer(ctx, e, "out")
     body = e["body"]
-    transfer.police_unit, transfer.dispatched_at = body.get("unit"), ctx.now
+    transfer.police_unit, transfer.dispatched_at = body.get("unit"), _when(body, "dispatched_at", ctx)
     _note(ctx, _local(ctx, transfer), "police_dispatched", e, data={"unit": body.get("unit"), "note": body.get("note")})
 
 
 def hotline_police_arrived(ctx: Ctx, e: Envelope) -> None:
     transfer = _transfer(ctx, e, "out")
-    transfer.arrived_at = ctx.now
+    transfer.arrived_at = _when(e["body"], "arrived_at", ctx)
     _note(ctx, _local(ctx, transfer), "police_arrived", e, data={"note": e["body"].get("note")})
 
 
@@ -158,7 +207,7 @@ def hotline_result(ctx: Ctx, e: Envelope) -> None:
     waits for the hotline's 回访."""
     transfer = _transfer(ctx, e, "out")
     body = e["body"]
-    transfer.state, transfer.result_at = "result", ctx.now
+    transfer.state, transfer.result_at = "result", _when(body, "at", ctx)
     transfer.situation, transfer.result_note = body.get("situation"), body.get("result_note")
     transfer.result_by = f"{la.remote_actor(e).display_name}@{e['sender']}"
     order = _local(ctx, transfer)
@@ -195,8 +244,18 @@ def police_offer(ctx: Ctx, e: Envelope) -> None:
     kind = body.get("kind", "transfer")
     if kind not in ("transfer", "emergency", "stability_lead", "escalation"):
         raise Invalid(f"110 不受理「{kind}」类推送")
+    _check_offer(ctx, body)
     emergency = kind == "emergency" or bool(body.get("emergency"))
-    incident = ia.create_pushed_incident(ctx, matter=body["matter"], kind=kind, emergency=emergency, actor=actor)
+    incident = _returning_record(ctx, e, Incident)
+    if incident is not None:
+        # The matter comes back (a re-transfer, R-212): the same 警单 waits for 签收 again.
+        incident.sign_due_at = rules.sign_due(ctx.now, ctx.settings.linkage.police_sign_limit, ctx.calendar)
+        incident.kind, incident.emergency = kind, emergency or incident.emergency
+        incident.closed_at = None
+        _note(ctx, incident, "linkage_returned", e, to_state=IncidentState.RECEIVED,
+              data={"order": body["matter"].get("number")})
+    else:
+        incident = ia.create_pushed_incident(ctx, matter=body["matter"], kind=kind, emergency=emergency, actor=actor)
     la.new_transfer(
         ctx, case_ref=e["case_ref"], peer=e["sender"], direction="in", kind=kind, channel=body["channel"],
         reason_code=body.get("reason_code", "other_scope"), reason=body.get("reason"),
@@ -212,13 +271,9 @@ def police_offer(ctx: Ctx, e: Envelope) -> None:
 
 
 def police_accept(ctx: Ctx, e: Envelope) -> None:
-    transfer = _transfer(ctx, e, "out")
-    body = e["body"]
-    transfer.state, transfer.accepted_at = "accepted", ctx.now
-    transfer.accepted_by, transfer.remote_number = f"{la.remote_actor(e).display_name}@{e['sender']}", body["number"]
-    incident = _local(ctx, transfer)
-    incident.hotline_number = body["number"]
-    _note(ctx, incident, "linkage_accepted", e, data={"order": body["number"], "note": body.get("note")})
+    _transfer_row, incident = _accepted(ctx, e)
+    incident.hotline_number = e["body"]["number"]
+    _note(ctx, incident, "linkage_accepted", e, data={"order": e["body"]["number"], "note": e["body"].get("note")})
 
 
 def police_reject(ctx: Ctx, e: Envelope) -> None:
@@ -304,8 +359,10 @@ def consultation_result(ctx: Ctx, e: Envelope) -> None:
     ).scalar_one_or_none()
     if consultation is None:
         raise Invalid(f"本站没有案件 {e['case_ref']} 进行中的三方通话")
+    if body["outcome"] not in ("other_side", "first_receiver", "emergency"):
+        raise Invalid(f"未知的三方通话结果 {body['outcome']!r}")
     consultation.outcome, consultation.agreed_site = body["outcome"], body.get("agreed_site")
-    consultation.note, consultation.closed_at = body.get("note"), ctx.now
+    consultation.note, consultation.closed_at = (str(body.get("note") or "")[:500] or None), ctx.now
 
 
 HOTLINE_HANDLERS = {

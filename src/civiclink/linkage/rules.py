@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from civiclink.config import Limit, PeerSettings, Settings
 from civiclink.errors import Invalid, InvalidTransition
 from civiclink.sla.calendar import WorkCalendar
-from civiclink.workorders.models import INTERNET_CHANNELS, Channel
+from civiclink.workorders.models import Channel
 
 TRANSFER_KINDS = ("transfer", "emergency", "stability_lead", "escalation", "joint")
 CHANNELS = ("one_click", "three_party", "system_push")
@@ -80,7 +80,9 @@ def check_channel(channel: str, *, order_channel: str | None, emergency: bool) -
 
 
 def default_channel(order_channel: str | None) -> str:
-    return "system_push" if order_channel in INTERNET_CHANNELS else "one_click"
+    """A call in progress is put through (一键转接, R-201); anything else — an internet-channel matter, or one
+    first handled and then transferred (先行受理后转办) — is pushed as an online record (系统推送, R-204)."""
+    return "one_click" if order_channel == Channel.PHONE else "system_push"
 
 
 def sign_due(received_at: datetime, limit: Limit, calendar: WorkCalendar) -> datetime:

@@ -69,7 +69,7 @@ class ConsultationOpen(InputModel):
 
 class ConsultationConclude(InputModel):
     outcome: Literal["other_side", "first_receiver"]
-    note: OptionalNote = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=400)] | None = None
     reason: Text500 = "三方通话协商结果"
     consent: bool = True
 

@@ -306,9 +306,9 @@ def take_number(ctx: Ctx) -> str:
     if held is None:
         connection = ctx.session.connection()
         value = connection.execute(_TAKE_NUMBER[connection.dialect.name], {"key": key}).scalar_one()
-        nested = ctx.session.get_nested_transaction()
-        # [value written to the row, last value handed out, the savepoint that took the row lock]
-        reserved[key] = [value, value, id(nested) if nested is not None else None]
+        # [value written to the row, last value handed out, the savepoint that took the row lock (the object
+        # itself: an id() could be reused by a later savepoint)]
+        reserved[key] = [value, value, ctx.session.get_nested_transaction()]
     else:
         held[1] += 1
         value = held[1]
@@ -339,17 +339,27 @@ def install_session_hooks(factory) -> None:
         if not (previous_transaction.nested or root):
             return
         reserved = session.info.get(_RESERVED) or {}
-        for key in [k for k, held in reserved.items() if root or held[2] == id(previous_transaction)]:
+        for key in [k for k, held in reserved.items() if root or _inside(held[2], previous_transaction)]:
             del reserved[key]
         attached = session.info.get(_ATTACHED) or []
         keep = []
         for owner, obj in attached:
-            if root or owner == id(previous_transaction):
+            if root or _inside(owner, previous_transaction):
                 if obj in session:
                     session.expunge(obj)
             else:
                 keep.append((owner, obj))
         session.info[_ATTACHED] = keep
+
+
+def _inside(owner, rolled_back) -> bool:
+    """Was ``owner`` (a savepoint, or None for the transaction itself) ``rolled_back`` or nested inside it?
+    A savepoint released into its parent is undone when the parent is."""
+    while owner is not None:
+        if owner is rolled_back:
+            return True
+        owner = owner.parent
+    return False
 
 
 # -- registration --------------------------------------------------------------------------------------------
@@ -423,8 +433,7 @@ def _persistent(ctx: Ctx, obj):
     """Attach an object whose row was just INSERTed as if it had been loaded (no second query)."""
     make_transient_to_detached(obj)
     ctx.session.add(obj)
-    nested = ctx.session.get_nested_transaction()
-    ctx.session.info.setdefault(_ATTACHED, []).append((id(nested) if nested is not None else None, obj))
+    ctx.session.info.setdefault(_ATTACHED, []).append((ctx.session.get_nested_transaction(), obj))
     return obj
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from civiclink.deps import CtxDep, CurrentActor, StateDep, respond
 from civiclink.errors import ERROR_RESPONSES
 from civiclink.i18n import label
+from civiclink.routes import record_action_route
 from civiclink.workorders import actions, service
 from civiclink.workorders.schemas import (
     ACTION_BODIES,
@@ -70,26 +71,15 @@ def get_timeline(number: str, ctx: CtxDep, actor: CurrentActor) -> list[Timeline
     return service.timeline(ctx, service.get_visible_order(ctx, number, actor))
 
 
-def _action_route(action: Action):
-    body_model = ACTION_BODIES[action]
-
-    async def endpoint(number: str, body: body_model, ctx: CtxDep, actor: CurrentActor,  # type: ignore[valid-type]
-                       state: StateDep) -> OrderRead:
-        def write(wctx):
-            order = actions.do_order_action(wctx, number, action, body, actor=actor)
-            return lambda: respond(service.order_read(wctx, order, actor))
-
-        return await state.batcher.run(ctx, write)
-
-    endpoint.__name__ = f"order_{action.value}"
-    endpoint.__doc__ = f"{label('action', action)}（{action.value}）"
-    return endpoint
-
-
 for _action in Action:
     router.add_api_route(
         f"/{{number}}/{_action.value.replace('_', '-')}",
-        _action_route(_action),
+        record_action_route(
+            ACTION_BODIES[_action],
+            lambda ctx, number, body, actor, action=_action: actions.do_order_action(ctx, number, action, body,
+                                                                                       actor=actor),
+            service.order_read, name=f"order_{_action.value}", doc=f"{label('action', _action)}（{_action.value}）",
+        ),
         methods=["POST"],
         summary=label("action", _action),
         response_model=OrderRead,

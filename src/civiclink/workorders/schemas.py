@@ -92,6 +92,24 @@ class OrderSummary(BaseModel):
     clocks: list[ClockRead] = Field(default_factory=list)
 
 
+class LinkSummary(BaseModel):
+    case_ref: str
+    direction: str  # out: 12345 → 110; in: 110 → 12345
+    kind: str
+    channel: str
+    state: str
+    remote_number: str | None  # the 警单号 (JJDBH)
+    offered_at: datetime
+    accepted_at: datetime | None
+    police_unit: str | None
+    dispatched_at: datetime | None
+    arrived_at: datetime | None
+    result_at: datetime | None
+    situation: str | None  # 出警处置情况
+    result_note: str | None  # 处理结果说明
+    reject_reason: str | None
+
+
 class OrderRead(OrderSummary):
     content: str
     address: str | None
@@ -116,6 +134,9 @@ class OrderRead(OrderSummary):
     replied_at: datetime | None
     satisfaction: Satisfaction | None
     close_reason: str | None
+    # The 12345 ↔ 110 linkage (R-211, R-503): each transfer of this matter, with 110's status and result.
+    links: list[LinkSummary] = []
+    joint_case: str | None = None
     allowed_actions: list[Action]
 
 

@@ -166,8 +166,32 @@ def order_read(ctx: Ctx, order: WorkOrder, actor: Actor) -> s.OrderRead:
         replied_at=order.replied_at,
         satisfaction=order.satisfaction,
         close_reason=order.close_reason,
+        links=_links(ctx, order),
+        joint_case=_joint_number(ctx, order),
         allowed_actions=allowed_actions(ctx, order, actor),
     )
+
+
+def _links(ctx: Ctx, order: WorkOrder) -> list[s.LinkSummary]:
+    if not order.linked:
+        return []
+    from civiclink.linkage.models import Transfer
+
+    rows = ctx.session.execute(select(Transfer).where(Transfer.order_id == order.id).order_by(Transfer.id)).scalars()
+    return [s.LinkSummary(
+        case_ref=t.case_ref, direction=t.direction, kind=t.kind, channel=t.channel, state=t.state,
+        remote_number=t.remote_number, offered_at=t.offered_at, accepted_at=t.accepted_at, police_unit=t.police_unit,
+        dispatched_at=t.dispatched_at, arrived_at=t.arrived_at, result_at=t.result_at, situation=t.situation,
+        result_note=t.result_note, reject_reason=t.reject_reason,
+    ) for t in rows]
+
+
+def _joint_number(ctx: Ctx, order: WorkOrder) -> str | None:
+    if order.joint_case_id is None:
+        return None
+    from civiclink.linkage.models import JointCase
+
+    return ctx.session.execute(select(JointCase.number).where(JointCase.id == order.joint_case_id)).scalar_one()
 
 
 @dataclass
