@@ -70,7 +70,6 @@ import argparse
 import asyncio
 import atexit
 import collections
-import json
 import os
 import random
 import signal
@@ -81,7 +80,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -19,20 +19,20 @@ from civiclink.config import Settings
 from civiclink.db import create_db_engine, make_session_factory
 from civiclink.deps import AppState
 from civiclink.errors import DomainError
+from civiclink.exchange import service as exchange_service
+from civiclink.exchange.api import router as exchange_router
+from civiclink.exchange.relay import Relay
+from civiclink.exchange.transport import HttpTransport
 from civiclink.i18n import LABELS
+from civiclink.incidents.api import router as incidents_router
+from civiclink.linkage.api import joint_router
+from civiclink.linkage.api import router as linkage_router
+from civiclink.linkage.handlers import handlers_for
 from civiclink.logs import configure_logging
 from civiclink.orgs.api import auth_router, org_router, user_router
 from civiclink.orgs.service import ORG_REVISION, OrgDirectory
 from civiclink.sla.api import router as calendar_router
 from civiclink.sla.service import calendar_snapshot
-from civiclink.exchange import service as exchange_service
-from civiclink.exchange.api import router as exchange_router
-from civiclink.exchange.relay import Relay
-from civiclink.exchange.transport import HttpTransport
-from civiclink.incidents.api import router as incidents_router
-from civiclink.linkage.api import joint_router
-from civiclink.linkage.api import router as linkage_router
-from civiclink.linkage.handlers import handlers_for
 from civiclink.workorders.actions import install_session_hooks
 from civiclink.workorders.api import router as orders_router
 from civiclink.workorders.api import sla_router

@@ -673,6 +673,7 @@ def exchange_relay(once: Annotated[bool, typer.Option("--once", help="发完当�
         fail("本站未配置对接站点（peers），没有可发送的对象")
     state = build_state(settings)
     relay = Relay(state, HttpTransport(timeout=settings.exchange.timeout))
+    relay.release_orphaned_claims()  # a relay of this host that was killed leaves nothing waiting for its lease
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     sent = 0

@@ -22,6 +22,9 @@ class Ctx:
     now: datetime
     # Clocks an action loaded or started, by id() of the order object, for the rest of this request.
     clocks: dict = field(default_factory=dict)
+    # Rows a read-only request loaded in bulk for a page (e.g. the transfer records of a list of 警单), so that
+    # shaping each item needs no query of its own. Never filled by writes.
+    preloaded: dict = field(default_factory=dict)
 
     def at(self, moment: datetime) -> Ctx:
         return Ctx(self.session, self.settings, self.calendar, self.directory, moment)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from tests.conftest import HOTLINE_SITE, PEER_SECRET, POLICE_SITE, TEST_SECRET, build_site, restore_base
 
 from civiclink.config import get_settings
 from civiclink.context import Ctx
@@ -22,7 +23,6 @@ from civiclink.exchange.transport import LocalTransport
 from civiclink.orgs.actions import actor_for
 from civiclink.orgs.models import User
 from civiclink.orgs.roles import Role
-from tests.conftest import HOTLINE_SITE, PEER_SECRET, POLICE_SITE, TEST_SECRET, build_site, restore_base
 
 POLICE_USERS = [
     ("admin", [Role.ADMIN], None),

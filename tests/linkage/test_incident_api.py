@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.conftest import TEST_SECRET
 
 from civiclink.app import create_app
 from civiclink.orgs.actions import do_issue_token
 from civiclink.orgs.models import User
-from tests.conftest import TEST_SECRET
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 import jsonschema_rs
 import pytest
 from sqlalchemy import select
+from tests.helpers import act, register, to_signed
 
 from civiclink.exchange import envelope as env
 from civiclink.exchange.models import InboxMessage, OutboxMessage
@@ -30,7 +31,6 @@ from civiclink.linkage.models import JointCase, Transfer
 from civiclink.linkage.schemas import ConsultationConclude, ConsultationOpen, JointCallbackIn
 from civiclink.workorders.models import WorkOrder
 from civiclink.workorders.states import Action, State
-from tests.helpers import act, register, to_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "docs" / "exchange" / "schemas"

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import select
+from tests.conftest import TEST_SECRET, restore_base
 
 from civiclink.app import create_app
 from civiclink.config import get_settings
@@ -17,7 +18,6 @@ from civiclink.orgs.actions import do_create_user, do_issue_token
 from civiclink.orgs.models import User
 from civiclink.orgs.roles import SYSTEM, Role
 from civiclink.orgs.schemas import UserCreate
-from tests.conftest import TEST_SECRET, restore_base
 
 
 @pytest.fixture

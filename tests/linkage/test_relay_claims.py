@@ -83,3 +83,31 @@ def test_failures_back_off_and_dead_letter_after_the_limit(state):
         if attempt < 3:
             assert row.next_attempt_at > utcnow()  # backed off, not due at once
     assert 0.4 <= backoff(1, base=0.5, cap=300) <= 0.6 and 240 <= backoff(20, base=0.5, cap=300) <= 360
+
+
+def test_once_the_peer_answers_again_what_was_backing_off_is_due_at_once(state):
+    class Flaky:
+        up = False
+
+        def send(self, peer, envelopes):
+            if not self.up:
+                raise TransportError("down")
+            import json
+
+            return [{"message_id": json.loads(e)["message_id"], "status": "applied"} for e in envelopes]
+
+    transport = Flaky()
+    relay = Relay(state, transport, name="r")
+    queue(state, 3)
+    for _ in range(4):  # four failures: the next try is seconds away
+        with write_session(state.sessions) as s:
+            s.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        relay.run_once()
+    with state.sessions() as s:
+        assert all(r.next_attempt_at > utcnow() + timedelta(seconds=1) for r in s.execute(select(OutboxMessage)).scalars())
+    transport.up = True
+    queue(state, 1)  # a new message goes through …
+    assert relay.run_once() == 1
+    assert relay.run_once() == 3  # … and the three that were backing off follow at once
+    with state.sessions() as s:
+        assert {r.state for r in s.execute(select(OutboxMessage)).scalars()} == {"delivered"}

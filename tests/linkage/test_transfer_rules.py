@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from tests.helpers import act, register
 
 from civiclink.audit.service import verify_chain
 from civiclink.incidents import actions as ia
@@ -11,7 +12,6 @@ from civiclink.incidents.models import Incident
 from civiclink.linkage.models import Transfer
 from civiclink.workorders.models import WorkOrder
 from civiclink.workorders.states import Action, State
-from tests.helpers import act, register
 
 POLICE_CALL = {
     "title": "有人在小区门口持刀威胁他人",
@@ -250,8 +250,9 @@ def test_r206_handling_unit_calls_in_110_and_the_order_cannot_close_before_the_r
     with sites.write("hotline") as ctx:
         order = order_of(ctx, number)
         # R-503: no 回访/办结 while 110's result is not back.
-        from civiclink.errors import InvalidTransition
         import pytest as _pytest
+
+        from civiclink.errors import InvalidTransition
 
         with _pytest.raises(InvalidTransition, match="R-503"):
             act(ctx, order, Action.CALLBACK, ha["callback"], satisfaction=2)
@@ -271,8 +272,9 @@ def test_r206_handling_unit_calls_in_110_and_the_order_cannot_close_before_the_r
 
 def test_r212_no_ping_pong_after_one_re_transfer_the_first_receiver_keeps_it(sites):
     ha, pa = sites.hotline_actors, sites.police_actors
-    from civiclink.errors import InvalidTransition
     import pytest as _pytest
+
+    from civiclink.errors import InvalidTransition
 
     # 110 first received it and transferred it to 12345 (1); 12345 transfers it back (2, the one re-transfer).
     with sites.write("police") as ctx:
@@ -350,12 +352,13 @@ def test_r202_three_party_call_other_side_takes_it_or_the_first_receiver_keeps_i
 
 
 def test_r207_r307_dispute_becomes_a_joint_case_that_closes_only_when_every_part_and_the_callback_are_done(sites):
+    import pytest as _pytest
+
     from civiclink.errors import InvalidTransition
     from civiclink.linkage.actions import do_add_joint_part, do_joint_callback
     from civiclink.linkage.models import JointCase
     from civiclink.linkage.schemas import JointCallbackIn, JointPartIn
     from civiclink.linkage.service import case_read, joint_read
-    import pytest as _pytest
 
     ha, pa = sites.hotline_actors, sites.police_actors
     # 1. 110 gets a dispute that may turn violent and dispatches police first.
@@ -434,9 +437,9 @@ def test_r207_r307_dispute_becomes_a_joint_case_that_closes_only_when_every_part
 
 def test_r503_cross_site_timeline_shows_every_step_with_who_when_where(sites, client_for=None):
     from fastapi.testclient import TestClient
+    from tests.conftest import TEST_SECRET
 
     from civiclink.app import create_app
-    from tests.conftest import TEST_SECRET
 
     ha, pa = sites.hotline_actors, sites.police_actors
     with sites.write("hotline") as ctx:
@@ -450,9 +453,10 @@ def test_r503_cross_site_timeline_shows_every_step_with_who_when_where(sites, cl
         incident_act(ctx, incident, "dispatch", pa["zhy"])
         incident_act(ctx, incident, "finish", pa["zhy"], situation="已处置", result_note="已查处")
     sites.pump()
+    from datetime import UTC, datetime
+
     from civiclink.orgs.actions import do_issue_token
     from civiclink.orgs.models import User
-    from datetime import UTC, datetime
 
     with sites.write("hotline") as ctx:
         user = ctx.session.execute(select(User).where(User.username == "supervisor")).scalar_one()

@@ -52,6 +52,29 @@ WHERE id = :id AND state = 'pending' AND claimed_by = :me
 """)
 
 
+_DUE_AGAIN = text("""
+UPDATE outbox_message SET next_attempt_at = :now
+WHERE peer = :peer AND state = 'pending' AND attempts > 0 AND next_attempt_at > :now
+""")
+
+
+def _is_dead_local(holder: str, host: str) -> bool:
+    """``holder`` is "host:pid:…" (see Relay.name); True if it names a process of this host that is gone."""
+    parts = holder.split(":")
+    if len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def backoff(attempts: int, *, base: float, cap: float) -> float:
     """Seconds before the next try after ``attempts`` failed ones: base·2^(n−1), capped, with ±20 % jitter."""
     delay = min(cap, base * 2.0 ** min(max(0, attempts - 1), 60))  # the exponent capped too: no overflow
@@ -69,6 +92,25 @@ class Relay:
         self._thread: threading.Thread | None = None
 
     # -- one pass ---------------------------------------------------------------------------------------------
+
+    def release_orphaned_claims(self) -> int:
+        """Claims held by relays of this host whose process is gone (killed, crashed) are released at once,
+        rather than after their lease: a restarted relay takes up where the dead one stopped. (Claims of other
+        hosts' relays still wait for their lease.)"""
+        host = socket.gethostname()
+        with write_session(self.state.sessions) as session:
+            holders = session.execute(text(
+                "SELECT DISTINCT claimed_by FROM outbox_message WHERE state = 'pending' AND claimed_by IS NOT NULL"
+            )).scalars().all()
+            dead = [h for h in holders if _is_dead_local(h, host)]
+            released = 0
+            for holder in dead:
+                released += session.execute(text(
+                    "UPDATE outbox_message SET claimed_by = NULL, claimed_until = NULL "
+                    "WHERE state = 'pending' AND claimed_by = :h"), {"h": holder}).rowcount
+        if released:
+            log.warning("relay %s released %d messages claimed by dead relays %s", self.name, released, dead)
+        return released
 
     def claim(self) -> list:
         now = utcnow()
@@ -92,6 +134,7 @@ class Relay:
             by_peer[row.peer].append(row)
         delivered: list[dict] = []
         failed: list[dict] = []
+        reached: list[str] = []
         for peer_code, peer_rows in by_peer.items():
             peer = self.state.settings.peer(peer_code)
             if peer is None:
@@ -105,6 +148,7 @@ class Relay:
                 continue
             by_id = {a.get("message_id"): a for a in acks}
             now = utcnow()
+            reached.append(peer_code)
             for r in peer_rows:
                 ack = by_id.get(r.message_id)
                 if ack is None:
@@ -117,6 +161,10 @@ class Relay:
                 session.execute(_DELIVERED.bindparams(bindparam("at", type_=_utc())), delivered)
             if failed:
                 session.execute(_FAILED.bindparams(bindparam("next", type_=_utc())), failed)
+            for peer_code in reached:
+                # The peer answers again: what was backing off for it is due now, not minutes later.
+                session.execute(_DUE_AGAIN.bindparams(bindparam("now", type_=_utc())),
+                                {"peer": peer_code, "now": utcnow()})
         if failed:
             log.warning("relay %s: %d of %d envelopes not delivered (%s)", self.name, len(failed), len(rows),
                         failed[0]["error"][:120])
@@ -145,6 +193,10 @@ class Relay:
 
     def start(self) -> None:
         if self._thread is None:
+            try:
+                self.release_orphaned_claims()
+            except Exception:  # noqa: BLE001 - best effort: the leases expire anyway
+                log.exception("could not release orphaned claims")
             self._thread = threading.Thread(target=self._loop, name="civiclink-relay", daemon=True)
             self._thread.start()
 

@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import StatementError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import StatementError
 
 from civiclink.config import PeerSettings, Settings
 from civiclink.context import Ctx
-from civiclink.errors import DomainError, Forbidden, Invalid
+from civiclink.errors import DomainError, Forbidden
 from civiclink.exchange import envelope as env
 from civiclink.exchange.models import ExchangeSequence, InboxMessage, OutboxMessage
 
@@ -44,18 +44,20 @@ Handler = Callable[[Ctx, dict[str, Any]], None]
 def _sequence_row(ctx: Ctx, case_ref: str, peer: str) -> ExchangeSequence:
     """The (case, peer) sequence row, created if missing and row-locked for this transaction."""
     session = ctx.session
+    query = (select(ExchangeSequence).where(ExchangeSequence.case_ref == case_ref, ExchangeSequence.peer == peer)
+             .with_for_update())
+    found = session.execute(query).scalar_one_or_none()
+    if found is not None:  # the common case: a case's second and later messages
+        return found
     table = ExchangeSequence.__table__
-    dialect = session.connection().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = pg_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
+    # Two writers may create it at once (PostgreSQL): one inserts, the other's insert does nothing; both lock it.
     session.execute(
         insert(table).values(case_ref=case_ref, peer=peer, last_sent=0, last_applied=0).on_conflict_do_nothing(
             index_elements=[table.c.case_ref, table.c.peer]
         )
     )
-    return session.execute(
-        select(ExchangeSequence).where(ExchangeSequence.case_ref == case_ref, ExchangeSequence.peer == peer)
-        .with_for_update()
-    ).scalar_one()
+    return session.execute(query).scalar_one()
 
 
 def send(ctx: Ctx, *, peer: PeerSettings, case_ref: str, type: str, body: dict[str, Any]) -> OutboxMessage:
@@ -138,18 +140,33 @@ def authenticate(settings: Settings, envelopes: list[Any], *, now: datetime) -> 
 
 def apply_envelopes(ctx: Ctx, envelopes: list[dict[str, Any]], handlers: dict[str, Handler]) -> list[Ack]:
     """Store and apply authenticated envelopes in the caller's write transaction; one Ack per envelope."""
-    acks: dict[str, Ack] = {}
-    for envelope in sorted(envelopes, key=lambda e: (e["sender"], e["case_ref"], e["seq"])):
-        acks[envelope["message_id"]] = _receive_one(ctx, envelope, handlers)
-    return [acks[e["message_id"]] for e in envelopes]
+    # What the inbox already holds of this batch, and which of its cases have messages waiting, in two queries
+    # for the whole batch rather than two per envelope.
+    ids = list({e["message_id"] for e in envelopes})
+    seen = {m: (at, state) for m, at, state in ctx.session.execute(
+        select(InboxMessage.message_id, InboxMessage.received_at, InboxMessage.state)
+        .where(InboxMessage.message_id.in_(ids)))}
+    cases = list({e["case_ref"] for e in envelopes})
+    waiting = set(ctx.session.execute(
+        select(InboxMessage.sender, InboxMessage.case_ref)
+        .where(InboxMessage.case_ref.in_(cases), InboxMessage.state == "waiting").distinct()).all())
+    # One ack per position (the same envelope twice in one request: "applied", then "duplicate"); applied in
+    # case order, the first of equals first.
+    acks: list[Ack | None] = [None] * len(envelopes)
+    order = sorted(range(len(envelopes)),
+                   key=lambda i: (envelopes[i]["sender"], envelopes[i]["case_ref"], envelopes[i]["seq"]))
+    for i in order:
+        acks[i] = _receive_one(ctx, envelopes[i], handlers, seen, waiting)
+    return acks  # type: ignore[return-value]
 
 
-def _receive_one(ctx: Ctx, envelope: dict[str, Any], handlers: dict[str, Handler]) -> Ack:
+def _receive_one(ctx: Ctx, envelope: dict[str, Any], handlers: dict[str, Handler],
+                 seen: dict[str, tuple], waiting: set[tuple[str, str]]) -> Ack:
     session = ctx.session
     message_id = envelope["message_id"]
-    seen = session.execute(select(InboxMessage).where(InboxMessage.message_id == message_id)).scalar_one_or_none()
-    if seen is not None:
-        return Ack(message_id, "duplicate", f"已于 {seen.received_at.isoformat()} 收到（{seen.state}）")
+    if message_id in seen:
+        received_at, state = seen[message_id]
+        return Ack(message_id, "duplicate", f"已于 {received_at.isoformat()} 收到（{state}）")
     sender, case_ref, seq = envelope["sender"], envelope["case_ref"], envelope["seq"]
     sequence = _sequence_row(ctx, case_ref, sender)
     row = InboxMessage(
@@ -157,28 +174,33 @@ def _receive_one(ctx: Ctx, envelope: dict[str, Any], handlers: dict[str, Handler
         envelope=env.dumps(envelope), received_at=ctx.now, state="waiting",
     )
     session.add(row)
-    if seq <= sequence.last_applied:
-        row.state, row.detail = "rejected", f"序号 {seq} 已被本案的另一条消息使用"
-        return Ack(message_id, "rejected", row.detail)
-    if seq > sequence.last_applied + 1:
-        row.detail = f"等待本案第 {sequence.last_applied + 1} 号消息"
-        return Ack(message_id, "waiting", row.detail)
-    _apply(ctx, row, envelope, handlers)
-    sequence.last_applied = seq
-    ack = Ack(message_id, row.state, row.detail)
-    # Predecessors now complete: apply the ones that were waiting, in order.
-    while True:
-        session.flush()
-        waiting = session.execute(
-            select(InboxMessage).where(
-                InboxMessage.sender == sender, InboxMessage.case_ref == case_ref,
-                InboxMessage.seq == sequence.last_applied + 1, InboxMessage.state == "waiting",
-            )
-        ).scalar_one_or_none()
-        if waiting is None:
-            return ack
-        _apply(ctx, waiting, json.loads(waiting.envelope), handlers)
-        sequence.last_applied = waiting.seq
+    try:
+        if seq <= sequence.last_applied:
+            row.state, row.detail = "rejected", f"序号 {seq} 已被本案的另一条消息使用"
+            return Ack(message_id, "rejected", row.detail)
+        if seq > sequence.last_applied + 1:
+            row.detail = f"等待本案第 {sequence.last_applied + 1} 号消息"
+            waiting.add((sender, case_ref))
+            return Ack(message_id, "waiting", row.detail)
+        _apply(ctx, row, envelope, handlers)
+        sequence.last_applied = seq
+        ack = Ack(message_id, row.state, row.detail)
+        # Predecessors now complete: apply the ones that were waiting, in order.
+        while (sender, case_ref) in waiting:
+            session.flush()
+            successor = session.execute(
+                select(InboxMessage).where(
+                    InboxMessage.sender == sender, InboxMessage.case_ref == case_ref,
+                    InboxMessage.seq == sequence.last_applied + 1, InboxMessage.state == "waiting",
+                )
+            ).scalar_one_or_none()
+            if successor is None:
+                break
+            _apply(ctx, successor, json.loads(successor.envelope), handlers)
+            sequence.last_applied = successor.seq
+        return ack
+    finally:
+        seen[message_id] = (row.received_at, row.state)
 
 
 def _apply(ctx: Ctx, row: InboxMessage, envelope: dict[str, Any], handlers: dict[str, Handler]) -> None:
@@ -190,7 +212,8 @@ def _apply(ctx: Ctx, row: InboxMessage, envelope: dict[str, Any], handlers: dict
     try:
         handler(ctx, envelope)
         ctx.session.flush()
-    except (DomainError, ValueError, KeyError, TypeError, AttributeError, StatementError) as exc:
+    except (DomainError, ValueError, LookupError, TypeError, AttributeError, ArithmeticError,
+            StatementError) as exc:
         # It arrived in order but cannot be applied (bad body, a state the rules refuse): keep it, say why,
         # and let the case go on — a stuck sequence would block every later message of the case.
         savepoint.rollback()

@@ -44,9 +44,12 @@ class HttpTransport:
                 detail = response.text[:200]
             raise TransportError(f"HTTP {response.status_code}: {detail}"[:300])
         try:
-            return response.json()["acks"]
-        except (ValueError, KeyError) as exc:
+            acks = response.json()["acks"]
+        except (ValueError, KeyError, TypeError) as exc:
             raise TransportError("对方返回的确认格式不正确") from exc
+        if not (isinstance(acks, list) and all(isinstance(a, dict) for a in acks)):
+            raise TransportError("对方返回的确认格式不正确")
+        return acks
 
     def close(self) -> None:
         self._client.close()

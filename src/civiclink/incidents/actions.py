@@ -85,6 +85,10 @@ def _guard_dispatch(ctx: Ctx, incident: Incident) -> str | None:
 
 
 def _guard_transfer(ctx: Ctx, incident: Incident) -> str | None:
+    if incident.kind in ("stability_lead", "escalation"):
+        # A lead or a unit's call for police is answered with 处置反馈 or 退回; the 工单 it came
+        # from is still with 12345.
+        return f"「{label('transfer_kind', incident.kind)}」警单以处置反馈或退回答复，不能转12345"
     if incident.emergency and incident.dispatched_at is None:
         return "紧急警情须先派警处置（R-203）"
     if la._open_consultation(ctx, incident_id=incident.id) is not None:

@@ -37,12 +37,14 @@ def list_incidents(
     state: Annotated[list[IncidentState] | None, Query()] = None,
     kind: str | None = None,
     overdue: bool = False,
+    oldest_first: bool = False,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:
-    """警单, newest first; ``overdue``: pushes from 12345 not signed for in time (R-204)."""
+    """警单, newest first (``oldest_first``: a desk's queue order); ``overdue``: pushes from 12345 not signed for in
+    time (R-204)."""
     return service.list_incidents(ctx, actor, state=[str(s) for s in state] if state else None, kind=kind,
-                                  overdue=overdue, offset=offset, limit=limit)
+                                  overdue=overdue, offset=offset, limit=limit, oldest_first=oldest_first)
 
 
 @router.get("/{number}", summary="警单详情")

@@ -9,6 +9,7 @@ from civiclink.context import Ctx
 from civiclink.errors import Forbidden, NotFound
 from civiclink.i18n import label
 from civiclink.incidents import actions as ia
+from civiclink.linkage import actions as la
 from civiclink.incidents import schemas as s
 from civiclink.incidents.models import Incident
 from civiclink.linkage.models import Transfer
@@ -36,9 +37,12 @@ def get_visible_incident(ctx: Ctx, number: str, actor: Actor) -> Incident:
 def incident_read(ctx: Ctx, incident: Incident, actor: Actor) -> s.IncidentRead:
     # the people who handle the call see the caller; figures-only roles see a masked caller.
     sees_pii = bool(actor.roles & POLICE_ROLES)
-    case_ref = ctx.session.execute(
-        select(Transfer.case_ref).where(Transfer.incident_id == incident.id).order_by(Transfer.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    links = la.transfers_of(ctx, incident_id=incident.id)
+    case_ref = links[-1].case_ref if links else None
+    # The guards behind allowed_actions ask for the same transfer records several times: hand them these.
+    page = ctx.preloaded.setdefault("transfers_by_incident", {})
+    fresh = incident.id not in page
+    page.setdefault(incident.id, links)
     unit = ctx.directory.unit(incident.police_unit_id)
     place = ctx.directory.unit(incident.place_id)
     return s.IncidentRead(
@@ -57,12 +61,21 @@ def incident_read(ctx: Ctx, incident: Incident, actor: Actor) -> s.IncidentRead:
         finished_at=incident.finished_at, return_reason=incident.return_reason, closed_at=incident.closed_at,
         hotline_number=incident.hotline_number, hotline_result=incident.hotline_result,
         satisfaction=incident.satisfaction, case_ref=case_ref,
-        allowed_actions=[str(a) for a in ia.allowed_actions(ctx, incident, actor)],
+        allowed_actions=_allowed(ctx, incident, actor, forget=fresh),
     )
 
 
+def _allowed(ctx: Ctx, incident: Incident, actor: Actor, *, forget: bool) -> list[str]:
+    try:
+        return [str(a) for a in ia.allowed_actions(ctx, incident, actor)]
+    finally:
+        if forget:
+            ctx.preloaded["transfers_by_incident"].pop(incident.id, None)
+
+
 def list_incidents(ctx: Ctx, actor: Actor, *, state: list[str] | None = None, kind: str | None = None,
-                   overdue: bool = False, offset: int = 0, limit: int = 50) -> s.IncidentPage:
+                   overdue: bool = False, offset: int = 0, limit: int = 50,
+                   oldest_first: bool = False) -> s.IncidentPage:
     require_reader(actor)
     q = select(Incident)
     if state:
@@ -72,8 +85,19 @@ def list_incidents(ctx: Ctx, actor: Actor, *, state: list[str] | None = None, ki
     if overdue:
         q = q.where(Incident.state == "received", Incident.sign_due_at < ctx.now)
     total = ctx.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = ctx.session.execute(q.order_by(Incident.id.desc()).offset(offset).limit(limit)).scalars()
-    return s.IncidentPage(total=total, items=[incident_read(ctx, i, actor) for i in rows])
+    order = Incident.id.asc() if oldest_first else Incident.id.desc()
+    rows = ctx.session.execute(q.order_by(order).offset(offset).limit(limit)).scalars().all()
+    # The page's transfer records in one query: each item's case and allowed actions need them.
+    by_incident: dict[int, list[Transfer]] = {i.id: [] for i in rows}
+    if rows:
+        for link in ctx.session.execute(select(Transfer).where(Transfer.incident_id.in_(list(by_incident)))
+                                        .order_by(Transfer.id)).scalars():
+            by_incident[link.incident_id].append(link)
+    ctx.preloaded["transfers_by_incident"] = by_incident
+    try:
+        return s.IncidentPage(total=total, items=[incident_read(ctx, i, actor) for i in rows])
+    finally:
+        ctx.preloaded.pop("transfers_by_incident", None)
 
 
 def timeline(ctx: Ctx, incident: Incident) -> list[dict]:

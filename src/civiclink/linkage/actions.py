@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from civiclink.audit.service import record_event
 from civiclink.context import Ctx
-from civiclink.errors import Forbidden, Invalid, InvalidTransition, NotFound
+from civiclink.errors import Forbidden, Invalid, InvalidTransition, NotFound, StaleVersion
 from civiclink.exchange import service as exchange
 from civiclink.i18n import label
 from civiclink.linkage import rules
@@ -81,6 +81,10 @@ def matter_of_order(ctx: Ctx, order: WorkOrder) -> dict[str, Any]:
 
 def transfers_of(ctx: Ctx, *, order_id: int | None = None, incident_id: int | None = None,
                  case_ref: str | None = None) -> list[Transfer]:
+    if incident_id is not None and order_id is None and case_ref is None:
+        page = ctx.preloaded.get("transfers_by_incident")
+        if page is not None and incident_id in page:
+            return page[incident_id]
     q = select(Transfer)
     if order_id is not None:
         q = q.where(Transfer.order_id == order_id)
@@ -91,13 +95,20 @@ def transfers_of(ctx: Ctx, *, order_id: int | None = None, incident_id: int | No
     return list(ctx.session.execute(q.order_by(Transfer.id)).scalars())
 
 
+MOVING_KINDS = ("transfer", "emergency", "joint")  # the matter itself moves (counted by R-212)
+SIDE_KINDS = ("stability_lead", "escalation")  # a linked police matter beside the 工单, which goes on
+
+
 def case_history(ctx: Ctx, links: list[Transfer]) -> tuple[str | None, int, str | None]:
-    """(case_ref, transfers so far, first receiver) of a matter, from its transfer records on this site."""
-    transfers = [t for t in links if t.kind in ("transfer", "emergency", "joint")]
-    if not links:
+    """(case_ref, transfers so far, first receiver) of a matter, from its transfer records on this site.
+
+    Only the transfers of the matter itself count; a stability lead or a unit's call for police is a case of
+    its own (its own case_ref), linked to the 工单 but never mixed with the matter's messages."""
+    transfers = [t for t in links if t.kind in MOVING_KINDS]
+    if not transfers:
         return None, 0, None
-    latest = links[-1]
-    count = max((t.transfer_count for t in transfers), default=0)
+    latest = transfers[-1]
+    count = max(t.transfer_count for t in transfers)
     return latest.case_ref, count, latest.first_receiver
 
 
@@ -131,6 +142,10 @@ def offer(ctx: Ctx, *, actor: Actor, kind: str, channel: str, reason_code: str, 
     if open_same and kind in ("stability_lead", "escalation"):
         raise InvalidTransition(f"已有一条「{label('transfer_kind', kind)}」在 110 处理中（{open_same[0].case_ref}），"
                                 f"请等待反馈")
+    if kind in SIDE_KINDS:
+        # Its own case: the police handle it as a matter of its own, answered message by message.
+        same = sum(1 for t in previous if t.direction == "out" and t.kind == kind)
+        case_ref = f"{ctx.settings.site_code}:{local_number}:{'lead' if kind == 'stability_lead' else 'esc'}{same + 1}"
     case_ref = case_ref or f"{ctx.settings.site_code}:{local_number}"
     first_receiver = first_receiver or ctx.settings.site_code
     new_count = count + 1 if counts_as_transfer else count
@@ -167,11 +182,18 @@ def _open_consultation(ctx: Ctx, *, order_id=None, incident_id=None) -> Consulta
 
 
 def _stop_local_handling(ctx: Ctx, order: WorkOrder, reason: str) -> None:
+    """The hotline's own handling ends: clocks stop, the unit's round ends, a pending 延期 is withdrawn; the
+    hotline centre owns the linked record until 110 writes back."""
     wo._stop_all(ctx, wo._clocks(ctx, order), reason)
     assignment = wo._current_assignment(ctx, order)
     if assignment is not None and assignment.ended_at is None:
         assignment.ended_at = ctx.now
+    pending = wo._pending_extension(ctx, order)
+    if pending is not None:
+        pending.decision, pending.decided_at = "withdrawn", ctx.now
     order.waiting_on_citizen = False
+    order.handling_unit_id = None
+    order.owner_unit_id = wo._hotline_center_id(ctx)
 
 
 def do_transfer_to_110(ctx: Ctx, order: WorkOrder, body: ls.TransferIn, *, actor: Actor) -> WorkOrder:
@@ -258,6 +280,12 @@ def do_reject_transfer(ctx: Ctx, order: WorkOrder, body: ws.ReasonIn, *, actor: 
     transfer.state, transfer.rejected_at, transfer.reject_reason = "rejected", ctx.now, body.reason
     order.closed_at = ctx.now
     order.close_reason = f"退回110：{body.reason}"
+    if order.joint_case_id is not None:
+        # The 联合调处 case it opened ends with it (R-307): nothing is left open that nobody will handle.
+        joint = ctx.session.get(JointCase, order.joint_case_id, with_for_update=True)
+        before, joint.state, joint.closed_at = joint.state, "closed", ctx.now
+        record_event(ctx.session, actor=actor, action="joint.returned", entity_type="joint_case", entity=joint,
+                     from_state=before, to_state="closed", at=ctx.now, data={"reason": body.reason})
     notify(ctx, transfer, "transfer.reject", actor=actor, reason=body.reason, number=order.number)
     wo._move(ctx, order, Action.REJECT_TRANSFER, State.RETURNED_TO_110, actor=actor, role=role,
              data={"case_ref": transfer.case_ref, "incident": transfer.remote_number, "reason": body.reason})
@@ -290,14 +318,33 @@ def guard_results_written_back(ctx: Ctx, order: WorkOrder) -> str | None:
 
 
 def guard_transfer(ctx: Ctx, order: WorkOrder) -> str | None:
+    # R-212's limit is checked by ``offer``: an emergency (R-203) goes to 110 whatever the count.
     if not order.linked:
         return None
-    links = transfers_of(ctx, order_id=order.id)
-    _, count, first = case_history(ctx, links)
-    if not rules.transfer_allowed(count, max_retransfers=ctx.settings.linkage.max_retransfers):
-        return (f"该事项已在 12345 与 110 之间转办 {count} 次，不能再转（R-212）；按首接负责制由首接平台（{first}）办理")
-    if any(t.direction == "in" and t.state == "offered" for t in links):
+    if any(t.direction == "in" and t.state == "offered" for t in transfers_of(ctx, order_id=order.id)):
         return "这是 110 推送的工单，请先签收或退回（R-204）"
+    return None
+
+
+def _guard_one_open(kind: str):
+    def guard(ctx: Ctx, order: WorkOrder) -> str | None:
+        if guard_not_pending_incoming(ctx, order):
+            return guard_not_pending_incoming(ctx, order)
+        if not order.linked:
+            return None
+        open_same = [t for t in transfers_of(ctx, order_id=order.id)
+                     if t.direction == "out" and t.kind == kind and t.state in OPEN_LINK_STATES]
+        if open_same:
+            return f"已有一条「{label('transfer_kind', kind)}」在 110 处理中（{open_same[0].case_ref}），请等待反馈"
+        return None
+
+    return guard
+
+
+def guard_reopen(ctx: Ctx, order: WorkOrder) -> str | None:
+    """A matter 110 handled has no handling unit to reopen it with (重办 goes back to the unit)."""
+    if order.handling_unit_id is None:
+        return "本工单由 110 处置，没有承办单位可重办；请说明理由办结，或在次数允许时再次转办（R-212）"
     return None
 
 
@@ -310,10 +357,15 @@ ORDER_ACTIONS = {
 }
 ORDER_GUARDS = {
     Action.TRANSFER_TO_110: guard_transfer,
+    Action.REPORT_TO_110: _guard_one_open("stability_lead"),
+    Action.ESCALATE_TO_110: _guard_one_open("escalation"),
     Action.ACCEPT_TRANSFER: guard_pending_incoming,
     Action.REJECT_TRANSFER: guard_reject_transfer,
     Action.SUBMIT: guard_not_pending_incoming,
     Action.CLOSE_AT_INTAKE: guard_not_pending_incoming,
+    # A push waiting for 签收 is signed for or returned, never merged away (R-204).
+    Action.MERGE: guard_not_pending_incoming,
+    Action.REOPEN: guard_reopen,
 }
 CLOSING_GUARDS = (Action.CLOSE, Action.CALLBACK, Action.CLOSE_AT_INTAKE)
 
@@ -340,6 +392,9 @@ def on_order_moved(ctx: Ctx, order: WorkOrder, action: Action, data: dict, *, ac
         refresh_joint_case(ctx, ctx.session.get(JointCase, order.joint_case_id), actor=actor)
     if not order.linked or action in ORDER_ACTIONS:
         return
+    if action == Action.MERGE and order.merged_into_id is not None:
+        _move_links_to_main(ctx, order, actor=actor)
+        return
     for transfer in transfers_of(ctx, order_id=order.id):
         if transfer.direction == "in" and transfer.state == "accepted" and transfer.kind != "joint":
             if order.state == State.CLOSED:
@@ -358,6 +413,20 @@ def on_order_moved(ctx: Ctx, order: WorkOrder, action: Action, data: dict, *, ac
             transfer.state, transfer.closed_at, transfer.satisfaction = "closed", ctx.now, order.satisfaction
             notify(ctx, transfer, "close", actor=actor, number=order.number, satisfaction=order.satisfaction,
                    note=order.close_reason)
+
+
+def _move_links_to_main(ctx: Ctx, order: WorkOrder, *, actor: Actor) -> None:
+    """并单 keeps the link (R-307, R-503): the 重复件's transfers follow it to the 主单, whose closing then
+    writes the result back to 110 and waits for 110's results; 110 hears the new number at once."""
+    main = ctx.session.get(WorkOrder, order.merged_into_id)
+    moved = [t for t in transfers_of(ctx, order_id=order.id) if t.state not in ("rejected", "closed")]
+    for transfer in moved:
+        transfer.order_id, transfer.local_number = main.id, main.number
+        if transfer.direction == "in" and transfer.state == "accepted":
+            notify(ctx, transfer, "progress", actor=actor, number=main.number, node="并单", state=main.state,
+                   unit=None, note=f"重复件 {order.number} 并入主单 {main.number}")
+    if moved:
+        main.linked = True
 
 
 # -- 三方通话 (R-202), on either site ---------------------------------------------------------------------------
@@ -404,8 +473,9 @@ def do_open_consultation(ctx: Ctx, body: ls.ConsultationOpen, *, actor: Actor) -
         ctx, actor, number=record.number, participants=participants, summary=body.summary,
         first_receiver=consultation.first_receiver,
     ))
+    # The audit trail keeps who took part by side only: names stay in the (access-controlled) record (R-507).
     _record_on(ctx, record, kind, "consultation_opened", actor=actor,
-               data={"case_ref": case_ref, "participants": participants, "summary": body.summary})
+               data={"case_ref": case_ref, "sides": [p["side"] for p in participants]})
     ctx.session.flush()
     return consultation
 
@@ -591,11 +661,11 @@ def do_joint_callback(ctx: Ctx, number: str, body: ls.JointCallbackIn, *, actor:
         raise Forbidden("只有回访员或督办员可以回访联合调处案件")
     joint = load_joint_for_update(ctx, number)
     if body.version != joint.version:
-        raise InvalidTransition(f"联合调处案件已被他人修改（第 {body.version} 版，当前第 {joint.version} 版），请刷新")
+        raise StaleVersion(f"联合调处案件已被他人修改（您看到的是第 {body.version} 版，当前为第 {joint.version} 版），请刷新后重试")
     if joint.state != "awaiting_callback":
         raise InvalidTransition(f"联合调处案件当前为「{label('joint_state', joint.state)}」，各分案办结后才能回访（R-307）")
     callback = ws.CallbackIn(version=0, reached=body.reached, satisfaction=body.satisfaction, note=body.note)
-    for part, order in joint_parts(ctx, joint):
+    for _part, order in joint_parts(ctx, joint):
         if order is not None and order.state == State.AWAITING_CALLBACK:
             wo.do_record_callback(ctx, order, callback.model_copy(update={"version": order.version}),
                                   actor=replace(actor, roles=actor.roles | {Role.CALLBACK_AGENT}))

@@ -49,7 +49,7 @@ async def open_consultation(body: ls.ConsultationOpen, ctx: CtxDep, actor: Curre
 
     def write(wctx):
         consultation = actions.do_open_consultation(wctx, body, actor=actor)
-        return lambda: respond(service.consultation_read(consultation), 201)
+        return lambda: respond(service.consultation_read(consultation, sees_pii=service.sees_caller(wctx, actor)), 201)
 
     return await state.batcher.run(ctx, write)
 
@@ -62,7 +62,7 @@ async def conclude_consultation(consultation_id: Annotated[int, Path(ge=1, le=2*
 
     def write(wctx):
         consultation = actions.do_conclude_consultation(wctx, consultation_id, body, actor=actor)
-        return lambda: respond(service.consultation_read(consultation))
+        return lambda: respond(service.consultation_read(consultation, sees_pii=service.sees_caller(wctx, actor)))
 
     return await state.batcher.run(ctx, write)
 

@@ -62,12 +62,20 @@ def _note(ctx: Ctx, record, action: str, e: Envelope, *, to_state=None, data: di
 
 
 def _returning_record(ctx: Ctx, e: Envelope, model):
-    """This site's record of a case it transferred away and now gets back (R-212), if any."""
+    """This site's record of a matter it transferred to the sender and now gets back (a re-transfer, R-212), if
+    it is still waiting there; the transfer that took it away is closed by the return. None: a new record."""
+    waiting_state = State.TRANSFERRED_TO_110 if model is WorkOrder else IncidentState.TRANSFERRED_TO_12345
     for t in reversed(la.transfers_of(ctx, case_ref=e["case_ref"])):
-        if t.direction == "out" and t.peer == e["sender"]:
+        if t.direction == "out" and t.peer == e["sender"] and t.kind in la.MOVING_KINDS:
             record_id = t.order_id if model is WorkOrder else t.incident_id
-            if record_id is not None:
-                return ctx.session.get(model, record_id, with_for_update=True)
+            record = ctx.session.get(model, record_id, with_for_update=True) if record_id is not None else None
+            if record is None or record.state != waiting_state:
+                return None
+            for link in la.transfers_of(ctx, case_ref=e["case_ref"]):
+                if link.direction == "out" and link.peer == e["sender"] and link.state in la.OPEN_LINK_STATES:
+                    link.state, link.closed_at = "closed", ctx.now
+                    link.result_note = "对方转回（再次转办，R-212）"
+            return record
     return None
 
 
@@ -166,6 +174,14 @@ def _accepted(ctx: Ctx, e: Envelope) -> tuple[Transfer, WorkOrder | Incident]:
     return transfer, _local(ctx, transfer)
 
 
+def _rejected(ctx: Ctx, e: Envelope) -> tuple[Transfer, WorkOrder | Incident]:
+    """The peer returned our transfer (退回) with a reason: it goes on the transfer record."""
+    transfer = _transfer(ctx, e, "out")
+    transfer.state, transfer.rejected_at = "rejected", _when(e["body"], "at", ctx)
+    transfer.reject_reason = str(e["body"]["reason"])[:500]
+    return transfer, _local(ctx, transfer)
+
+
 def hotline_accept(ctx: Ctx, e: Envelope) -> None:
     _transfer_row, order = _accepted(ctx, e)
     _note(ctx, order, "linkage_accepted", e, data={"incident": e["body"]["number"], "note": e["body"].get("note")})
@@ -173,10 +189,8 @@ def hotline_accept(ctx: Ctx, e: Envelope) -> None:
 
 def hotline_reject(ctx: Ctx, e: Envelope) -> None:
     """110 returned our transfer: the hotline keeps the matter (首接, R-202) and handles it again."""
-    transfer = _transfer(ctx, e, "out")
+    _transfer_row, order = _rejected(ctx, e)
     body = e["body"]
-    transfer.state, transfer.rejected_at, transfer.reject_reason = "rejected", ctx.now, body["reason"]
-    order = _local(ctx, transfer)
     target = None
     if order.state == State.TRANSFERRED_TO_110:
         existing = wo._clocks(ctx, order)
@@ -278,10 +292,8 @@ def police_accept(ctx: Ctx, e: Envelope) -> None:
 
 def police_reject(ctx: Ctx, e: Envelope) -> None:
     """12345 returned our transfer: the police keep the matter (首接)."""
-    transfer = _transfer(ctx, e, "out")
+    transfer, incident = _rejected(ctx, e)
     body = e["body"]
-    transfer.state, transfer.rejected_at, transfer.reject_reason = "rejected", ctx.now, body["reason"]
-    incident = _local(ctx, transfer)
     target = None
     if incident.state == IncidentState.TRANSFERRED_TO_12345:
         target = IncidentState.SIGNED
@@ -346,7 +358,8 @@ def consultation_opened(ctx: Ctx, e: Envelope) -> None:
     )
     ctx.session.add(consultation)
     if local is not None:
-        _note(ctx, local, "consultation_opened", e, data={"participants": body.get("participants")})
+        sides = [p.get("side") for p in body.get("participants") or [] if isinstance(p, dict)]
+        _note(ctx, local, "consultation_opened", e, data={"sides": sides})
 
 
 def consultation_result(ctx: Ctx, e: Envelope) -> None:

@@ -63,7 +63,7 @@ def may_return(*, own_site: str, first_receiver: str, previous_transfers: int, e
     if emergency:
         return "紧急警情须先行派警处置，不能退回（R-203）"
     if own_site == first_receiver and previous_transfers >= 1:
-        return f"本平台是首接平台，事项转出后又被转回，按首接负责制由本平台办理，不能再退回（R-202/R-212）"
+        return "本平台是首接平台，事项转出后又被转回，按首接负责制由本平台办理，不能再退回（R-202/R-212）"
     return None
 
 

@@ -14,6 +14,7 @@ from civiclink.linkage import schemas as ls
 from civiclink.linkage.models import Consultation, JointCase, JointPart, Transfer
 from civiclink.orgs.roles import Actor, Role
 from civiclink.workorders.models import WorkOrder
+from civiclink.workorders.service import mask_name
 from civiclink.workorders.states import READ_ALL_ROLES
 
 READ_ROLES = READ_ALL_ROLES | {Role.POLICE_OPERATOR, Role.POLICE_COMMANDER}
@@ -57,10 +58,22 @@ def list_transfers(ctx: Ctx, actor: Actor, *, direction: str | None = None, stat
     return [transfer_read(ctx, t) for t in rows]
 
 
-def consultation_read(c: Consultation) -> ls.ConsultationRead:
+def sees_caller(ctx: Ctx, actor: Actor) -> bool:
+    """R-507: who may read a caller's name here — on a 110 site its police roles, on a 12345 site the roles
+    that talk to the caller (as on the 工单 itself)."""
+    if ctx.settings.site_role == "police":
+        return bool(actor.roles & {Role.POLICE_OPERATOR, Role.POLICE_COMMANDER})
+    return actor.sees_pii(confidential=False)
+
+
+def consultation_read(c: Consultation, *, sees_pii: bool) -> ls.ConsultationRead:
+    participants = json.loads(c.participants or "[]")
+    if not sees_pii:
+        participants = [{**p, "name": mask_name(p.get("name"))} if p.get("side") == "citizen" else p
+                        for p in participants]
     return ls.ConsultationRead(
         id=c.id, case_ref=c.case_ref, peer=c.peer, initiated_here=c.initiated_here, first_receiver=c.first_receiver,
-        local_number=c.local_number, remote_number=c.remote_number, participants=json.loads(c.participants or "[]"),
+        local_number=c.local_number, remote_number=c.remote_number, participants=participants,
         opened_at=c.opened_at, opened_by=c.opened_by, summary=c.summary, outcome=c.outcome,
         outcome_label=label("consultation_outcome", c.outcome) if c.outcome else None, agreed_site=c.agreed_site,
         note=c.note, closed_at=c.closed_at,
@@ -72,7 +85,9 @@ def list_consultations(ctx: Ctx, actor: Actor, *, open_only: bool = False, limit
     q = select(Consultation)
     if open_only:
         q = q.where(Consultation.closed_at.is_(None))
-    return [consultation_read(c) for c in ctx.session.execute(q.order_by(Consultation.id.desc()).limit(limit)).scalars()]
+    sees = sees_caller(ctx, actor)
+    return [consultation_read(c, sees_pii=sees)
+            for c in ctx.session.execute(q.order_by(Consultation.id.desc()).limit(limit)).scalars()]
 
 
 def joint_read(ctx: Ctx, joint: JointCase) -> ls.JointCaseRead:
@@ -139,7 +154,7 @@ def case_read(ctx: Ctx, case_ref: str, actor: Actor) -> ls.CaseRead:
                                                                                        AuditEvent.seq)).scalars()
     timeline = [timeline_entry(e, own_site=ctx.settings.site_code) for e in events]
     return ls.CaseRead(case_ref=case_ref, transfers=[transfer_read(ctx, t) for t in transfers],
-                       consultations=[consultation_read(c) for c in consultations],
+                       consultations=[consultation_read(c, sees_pii=sees_caller(ctx, actor)) for c in consultations],
                        joint_case=joint_read(ctx, joint) if joint else None, timeline=timeline)
 
 

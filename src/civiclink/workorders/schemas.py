@@ -251,7 +251,7 @@ class SupervisionIn(InputModel):
     note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 
-Channel = Literal["one_click", "three_party", "system_push"]
+TransferChannel = Literal["one_click", "three_party", "system_push"]
 ReasonCode = Literal["other_scope", "emergency_first", "internet_channel", "stability_lead", "escalation",
                      "joint_mediation", "consultation"]
 
@@ -259,7 +259,7 @@ ReasonCode = Literal["other_scope", "emergency_first", "internet_channel", "stab
 class TransferIn(Versioned):
     """转110 (R-201 一键转接, R-204 系统推送, R-203 紧急)."""
 
-    channel: Channel | None = Field(default=None, description="不填：电话诉求为一键转接，网络诉求为系统推送")
+    channel: TransferChannel | None = Field(default=None, description="不填：电话诉求为一键转接，其余为系统推送")
     reason_code: ReasonCode = "other_scope"
     reason: Text500
     consent: bool = Field(default=True, description="来电人同意转接（R-208）")

@@ -123,7 +123,8 @@ RULES: dict[Action, Rule] = {
     Action.SUPERVISE: _r(OPEN, {R.SUPERVISOR}),
     # 一键转接 / 系统推送 to 110: at intake, or after first handling (先行受理后转办, R-204); emergencies too.
     Action.TRANSFER_TO_110: _r(
-        {S.REGISTERED, S.AWAITING_DISPATCH, S.DISPATCHED, *HANDLING, S.RETURN_REQUESTED, S.REOPENED},
+        {S.REGISTERED, S.AWAITING_DISPATCH, S.DISPATCHED, *HANDLING, S.RETURN_REQUESTED, S.EXTENSION_REQUESTED,
+         S.REPLIED, S.AWAITING_CALLBACK, S.REOPENED},
         {R.OPERATOR, R.DISPATCHER},
         S.TRANSFERRED_TO_110,
     ),
