@@ -232,7 +232,8 @@ def run_demo(
         for spec, process in processes:
             wait_until_up(spec, process=process)
         console.print(
-            "四个站点均已启动（Ctrl-C 停止）。交换通道状态：civiclink exchange status；日志：var/demo/*.log"
+            "四个站点均已启动（Ctrl-C 停止）。交换通道状态：以 admin 登录后 GET /api/exchange/status；"
+            "日志：var/demo/*.log"
         )
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(p.poll() is None for _, p in processes):
