@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import StatementError
@@ -33,6 +33,8 @@ from civiclink.exchange.models import ExchangeSequence, InboxMessage, OutboxMess
 log = logging.getLogger("civiclink.exchange")
 
 OUTBOX_WRITTEN = "civiclink.outbox_written"
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+_INSERT_INBOX = insert(InboxMessage.__table__)
 
 # A handler applies one envelope of its type: Ctx (in the receiving transaction), the envelope.
 Handler = Callable[[Ctx, dict[str, Any]], None]
@@ -60,22 +62,23 @@ def _sequence_row(ctx: Ctx, case_ref: str, peer: str) -> ExchangeSequence:
     return session.execute(query).scalar_one()
 
 
-def send(ctx: Ctx, *, peer: PeerSettings, case_ref: str, type: str, body: dict[str, Any]) -> OutboxMessage:
-    """Queue one envelope for ``peer`` in the caller's transaction (the next ``seq`` of the case)."""
+def send(ctx: Ctx, *, peer: PeerSettings, case_ref: str, type: str, body: dict[str, Any]) -> str:
+    """Queue one envelope for ``peer`` in the caller's transaction (the next ``seq`` of the case); returns its
+    ``message_id``."""
     sequence = _sequence_row(ctx, case_ref, peer.site_code)
     sequence.last_sent += 1
     envelope = env.build(
         case_ref=case_ref, seq=sequence.last_sent, type=type, sender=ctx.settings.site_code,
         receiver=peer.site_code, body=body, secret=peer.secret.get_secret_value(), sent_at=ctx.now,
     )
-    message = OutboxMessage(
+    # A plain INSERT, not the ORM's unit of work: every linked action and every applied message sends some.
+    ctx.session.execute(_INSERT_OUTBOX, dict(
         message_id=envelope["message_id"], peer=peer.site_code, case_ref=case_ref, seq=envelope["seq"],
         type=type, envelope=env.dumps(envelope), created_at=ctx.now, state="pending", attempts=0,
         next_attempt_at=ctx.now,
-    )
-    ctx.session.add(message)
+    ))
     ctx.session.info[OUTBOX_WRITTEN] = True  # wakes the relay after commit (see install)
-    return message
+    return envelope["message_id"]
 
 
 def install(factory, wake: Callable[[], None]) -> None:
@@ -169,25 +172,22 @@ def _receive_one(ctx: Ctx, envelope: dict[str, Any], handlers: dict[str, Handler
         return Ack(message_id, "duplicate", f"已于 {received_at.isoformat()} 收到（{state}）")
     sender, case_ref, seq = envelope["sender"], envelope["case_ref"], envelope["seq"]
     sequence = _sequence_row(ctx, case_ref, sender)
-    row = InboxMessage(
-        message_id=message_id, sender=sender, case_ref=case_ref, seq=seq, type=envelope["type"],
-        envelope=env.dumps(envelope), received_at=ctx.now, state="waiting",
-    )
-    session.add(row)
+    row = dict(message_id=message_id, sender=sender, case_ref=case_ref, seq=seq, type=envelope["type"],
+               envelope=env.dumps(envelope), received_at=ctx.now, state="waiting", applied_at=None, detail=None)
     try:
         if seq <= sequence.last_applied:
-            row.state, row.detail = "rejected", f"序号 {seq} 已被本案的另一条消息使用"
-            return Ack(message_id, "rejected", row.detail)
+            row.update(state="rejected", detail=f"序号 {seq} 已被本案的另一条消息使用")
+            return Ack(message_id, "rejected", row["detail"])
         if seq > sequence.last_applied + 1:
-            row.detail = f"等待本案第 {sequence.last_applied + 1} 号消息"
+            row["detail"] = f"等待本案第 {sequence.last_applied + 1} 号消息"
             waiting.add((sender, case_ref))
-            return Ack(message_id, "waiting", row.detail)
-        _apply(ctx, row, envelope, handlers)
+            return Ack(message_id, "waiting", row["detail"])
+        state, detail = _apply(ctx, envelope, handlers)
+        row.update(state=state, detail=detail, applied_at=ctx.now)
         sequence.last_applied = seq
-        ack = Ack(message_id, row.state, row.detail)
+        ack = Ack(message_id, state, detail)
         # Predecessors now complete: apply the ones that were waiting, in order.
         while (sender, case_ref) in waiting:
-            session.flush()
             successor = session.execute(
                 select(InboxMessage).where(
                     InboxMessage.sender == sender, InboxMessage.case_ref == case_ref,
@@ -196,18 +196,21 @@ def _receive_one(ctx: Ctx, envelope: dict[str, Any], handlers: dict[str, Handler
             ).scalar_one_or_none()
             if successor is None:
                 break
-            _apply(ctx, successor, json.loads(successor.envelope), handlers)
+            successor.state, successor.detail = _apply(ctx, json.loads(successor.envelope), handlers)
+            successor.applied_at = ctx.now
             sequence.last_applied = successor.seq
         return ack
     finally:
-        seen[message_id] = (row.received_at, row.state)
+        # The row goes in with its outcome: one plain INSERT (the inbox is written for every message received).
+        session.execute(_INSERT_INBOX, row)
+        seen[message_id] = (row["received_at"], row["state"])
 
 
-def _apply(ctx: Ctx, row: InboxMessage, envelope: dict[str, Any], handlers: dict[str, Handler]) -> None:
+def _apply(ctx: Ctx, envelope: dict[str, Any], handlers: dict[str, Handler]) -> tuple[str, str | None]:
+    """Run the handler in a savepoint; (state, detail) for the inbox row: applied, or rejected and why."""
     handler = handlers.get(envelope["type"])
     if handler is None:
-        row.state, row.detail, row.applied_at = "rejected", f"本站（{ctx.settings.site_role}）不处理此类消息", ctx.now
-        return
+        return "rejected", f"本站（{ctx.settings.site_role}）不处理此类消息"
     savepoint = ctx.session.begin_nested()
     try:
         handler(ctx, envelope)
@@ -218,11 +221,10 @@ def _apply(ctx: Ctx, row: InboxMessage, envelope: dict[str, Any], handlers: dict
         # and let the case go on — a stuck sequence would block every later message of the case.
         savepoint.rollback()
         detail = str(exc) if isinstance(exc, DomainError) else f"消息内容不合法：{type(exc).__name__}: {exc}"
-        row.state, row.detail, row.applied_at = "rejected", detail[:500], ctx.now
-        log.warning("envelope %s (%s) rejected: %s", row.message_id, row.type, detail[:200])
-        return
+        log.warning("envelope %s (%s) rejected: %s", envelope["message_id"], envelope["type"], detail[:200])
+        return "rejected", detail[:500]
     savepoint.commit()
-    row.state, row.applied_at = "applied", ctx.now
+    return "applied", None
 
 
 # -- reading -------------------------------------------------------------------------------------------------
