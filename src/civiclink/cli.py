@@ -414,8 +414,7 @@ def order_do(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ):
     """Take a lifecycle action on an order, with the same checks as the API."""
-    from civiclink.workorders.actions import do_order_action, load_order_for_update
-    from civiclink.workorders.schemas import ACTION_BODIES
+    from civiclink.workorders.actions import load_order_for_update, take_action
     from civiclink.workorders.service import order_read
     from civiclink.workorders.states import Action
 
@@ -437,12 +436,12 @@ def order_do(
     with open_ctx(write=True) as (ctx, _state):
         actor = cli_actor(ctx, as_user)
         order = load_order_for_update(ctx, number)
-        data.setdefault("version", version if version is not None else order.version)
+        if version is not None:
+            data.setdefault("version", version)
         try:
-            body = ACTION_BODIES[act].model_validate(data)
+            take_action(ctx, order, act, data, actor=actor)
         except ValidationError as exc:
             fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
-        do_order_action(ctx, number, act, body, actor=actor)
         ctx.session.commit()
         read = order_read(ctx, order, actor)
     _print_order(read, as_json)

@@ -1,6 +1,10 @@
 """Running several sites side by side on one machine: the demo (12345 + 110, city and county), the socket
 tests and the exchange benchmark all use this.
 
+``LinkedPair`` is a 12345 site and its 110 site in one process, delivering envelopes between them in-process
+(still signed, posted through the receiving site's inbox code and applied by its handlers) when told to: the
+demo builder and the tests drive it step by step.
+
 A ``SiteSpec`` says what a site is; ``settings_for`` turns it into Settings; ``prepare`` creates its database
 (schema, org tree, users); ``launch`` starts it as its own server process (uvicorn), configured only through
 ``CIVICLINK_*`` environment variables, exactly as an operator would run it; ``wait_until_up`` polls /api/health.
@@ -13,10 +17,13 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx2 as httpx
+from sqlalchemy import select
 
 from civiclink.config import Settings, get_settings
 
@@ -133,3 +140,61 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class LinkedPair:
+    """A 12345 site and a 110 site (AppStates) linked in-process; ``pump()`` delivers until both are quiet."""
+
+    def __init__(self, hotline, police):
+        from civiclink.exchange.relay import Relay
+        from civiclink.exchange.transport import LocalTransport
+
+        self.hotline, self.police = hotline, police
+        self.transport = LocalTransport({hotline.settings.site_code: hotline, police.settings.site_code: police})
+        self.relays = {"hotline": Relay(hotline, self.transport, name=f"relay-{hotline.settings.site_code}"),
+                       "police": Relay(police, self.transport, name=f"relay-{police.settings.site_code}")}
+        self.hotline_actors, self.police_actors = _actors(hotline), _actors(police)
+        self.now: datetime | None = None  # None: the real clock
+
+    def _state(self, site: str):
+        return self.hotline if site == "hotline" else self.police
+
+    @contextmanager
+    def write(self, site: str):
+        """A Ctx in a write transaction on one site, committed at the end (as an API request would be)."""
+        from civiclink.db import write_session
+
+        state = self._state(site)
+        with write_session(state.sessions) as session:
+            yield state.ctx(session, now=self.now)
+
+    @contextmanager
+    def read(self, site: str):
+        state = self._state(site)
+        session = state.sessions()
+        try:
+            yield state.ctx(session, now=self.now)
+        finally:
+            session.rollback()
+            session.close()
+
+    def pump(self, *, max_rounds: int = 50) -> int:
+        """Deliver everything both outboxes hold (and whatever the deliveries cause), until both are quiet."""
+        total = 0
+        for _ in range(max_rounds):
+            moved = sum(relay.run_once() for relay in self.relays.values())
+            total += moved
+            if moved == 0:
+                return total
+        raise RuntimeError(f"the two sites kept sending for {max_rounds} rounds")
+
+
+def _actors(state) -> dict:
+    """The acting identity of every user of a site, by username."""
+    from civiclink.orgs.actions import actor_for
+    from civiclink.orgs.models import User
+
+    with state.sessions() as session:
+        directory = state.directory.get(session)
+        return {u.username: actor_for(u, unit_code=directory.unit(u.unit_id).code if u.unit_id else None)
+                for u in session.execute(select(User)).scalars()}

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from tests.conftest import HOTLINE_SITE, PEER_SECRET, POLICE_SITE
-from tests.helpers import act, register
+from tests.helpers import act, incident_act, register
 
 from civiclink.app import create_app
 from civiclink.audit.models import AuditEvent, AuditHead
@@ -30,8 +30,6 @@ from civiclink.exchange.envelope import BadSignature, EnvelopeError
 from civiclink.exchange.models import ExchangeSequence, InboxMessage, OutboxMessage
 from civiclink.exchange.receiver import receive_raw
 from civiclink.exchange.relay import Relay
-from civiclink.incidents import actions as ia
-from civiclink.incidents import schemas as iss
 from civiclink.incidents.models import Incident
 from civiclink.linkage.models import Transfer
 from civiclink.workorders.models import WorkOrder
@@ -112,9 +110,6 @@ def chains_ok(sites) -> None:
             assert result.ok, result.problem
 
 
-def incident_act(ctx, incident, action, actor, **body):
-    model = iss.INCIDENT_ACTION_BODIES[action]
-    return ia.ACTIONS[action](ctx, incident, model.model_validate({"version": incident.version, **body}), actor=actor)
 
 
 def incident_for(ctx, hotline_number: str) -> Incident:

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema_rs
 import pytest
 from sqlalchemy import select
-from tests.helpers import act, register, to_signed
+from tests.helpers import act, incident_act, register, to_signed
 
 from civiclink.exchange import envelope as env
 from civiclink.exchange.models import InboxMessage, OutboxMessage
@@ -132,12 +132,6 @@ def pushed_order(ctx, incident_number: str) -> WorkOrder:
     return ctx.session.get(WorkOrder, transfer.order_id)
 
 
-def incident_act(ctx, incident, action, actor, **body):
-    model = iss.INCIDENT_ACTION_BODIES[action]
-    result = ia.ACTIONS[action](ctx, incident, model.model_validate({"version": incident.version, **body}),
-                                actor=actor)
-    ctx.session.flush()
-    return result
 
 
 def police_call(ctx, pa, **fields) -> Incident:

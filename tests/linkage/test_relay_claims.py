@@ -13,12 +13,12 @@ from civiclink.db import utcnow, write_session
 from civiclink.exchange import service as exchange
 from civiclink.exchange.models import OutboxMessage
 from civiclink.exchange.relay import Relay, backoff
-from civiclink.exchange.transport import TransportError
+from civiclink.exchange.transport import LocalTransport
 
 
-class Unreachable:
-    def send(self, peer, envelopes):
-        raise TransportError("down")
+def Unreachable():  # noqa: N802 - reads as the transport it is
+    """The real in-process transport with no site to deliver to: every send fails as an outage does."""
+    return LocalTransport({})
 
 
 def queue(state, n: int) -> None:
@@ -78,26 +78,17 @@ def test_failures_back_off_and_dead_letter_after_the_limit(state):
         assert relay.run_once() == 1
         with state.sessions() as s:
             row = s.execute(select(OutboxMessage)).scalar_one()
-        assert row.attempts == attempt and row.last_error == "down"
+        assert row.attempts == attempt and "不可达" in row.last_error
         assert row.state == ("dead" if attempt == 3 else "pending")
         if attempt < 3:
             assert row.next_attempt_at > utcnow()  # backed off, not due at once
     assert 0.4 <= backoff(1, base=0.5, cap=300) <= 0.6 and 240 <= backoff(20, base=0.5, cap=300) <= 360
 
 
-def test_once_the_peer_answers_again_what_was_backing_off_is_due_at_once(state):
-    class Flaky:
-        up = False
-
-        def send(self, peer, envelopes):
-            if not self.up:
-                raise TransportError("down")
-            import json
-
-            return [{"message_id": json.loads(e)["message_id"], "status": "applied"} for e in envelopes]
-
-    transport = Flaky()
-    relay = Relay(state, transport, name="r")
+def test_once_the_peer_answers_again_what_was_backing_off_is_due_at_once(sites):
+    state = sites.hotline
+    relay = sites.relays["hotline"]
+    sites.transport.down.add(state.settings.linked_peer().site_code)
     queue(state, 3)
     for _ in range(4):  # four failures: the next try is seconds away
         with write_session(state.sessions) as s:
@@ -105,7 +96,7 @@ def test_once_the_peer_answers_again_what_was_backing_off_is_due_at_once(state):
         relay.run_once()
     with state.sessions() as s:
         assert all(r.next_attempt_at > utcnow() + timedelta(seconds=1) for r in s.execute(select(OutboxMessage)).scalars())
-    transport.up = True
+    sites.transport.down.clear()
     queue(state, 1)  # a new message goes through …
     assert relay.run_once() == 1
     assert relay.run_once() == 3  # … and the three that were backing off follow at once

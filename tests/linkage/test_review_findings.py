@@ -11,7 +11,7 @@ import json
 
 import pytest
 from sqlalchemy import select
-from tests.helpers import act, register, to_signed
+from tests.helpers import act, incident_act, register, to_signed
 
 from civiclink.errors import DomainError, InvalidTransition
 from civiclink.incidents import actions as ia
@@ -38,12 +38,6 @@ def incident_by_number(ctx, number: str) -> Incident:
     return ctx.session.execute(select(Incident).where(Incident.number == number)).scalar_one()
 
 
-def incident_act(ctx, incident, action, actor, **body):
-    model = iss.INCIDENT_ACTION_BODIES[action]
-    result = ia.ACTIONS[action](ctx, incident, model.model_validate({"version": incident.version, **body}),
-                                actor=actor)
-    ctx.session.flush()
-    return result
 
 
 def transfers(ctx, **where) -> list[Transfer]:

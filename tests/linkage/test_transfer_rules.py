@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from tests.helpers import act, register
+from tests.helpers import act, incident_act, register
 
 from civiclink.audit.service import verify_chain
 from civiclink.incidents import actions as ia
@@ -29,9 +29,6 @@ def incident_for(ctx, hotline_number: str) -> Incident:
     return ctx.session.execute(select(Incident).where(Incident.hotline_number == hotline_number)).scalar_one()
 
 
-def incident_act(ctx, incident, action, actor, **body):
-    model = iss.INCIDENT_ACTION_BODIES[action]
-    return ia.ACTIONS[action](ctx, incident, model.model_validate({"version": incident.version, **body}), actor=actor)
 
 
 def test_r201_one_click_transfer_gives_the_police_a_linked_incident_and_the_result_comes_back(sites):
@@ -305,7 +302,7 @@ def test_r212_no_ping_pong_after_one_re_transfer_the_first_receiver_keeps_it(sit
         assert {t.case_ref for t in transfers} == {f"test-110:{incident_number}"}  # one case across both moves
 
 
-def test_r212_three_party_call_past_the_limit_ends_with_the_first_receiver(sites):
+def test_r212_three_party_call_past_the_limit_ends_with_the_first_receiver():
     from civiclink.linkage import rules
 
     assert rules.consultation_outcome("other_side", previous_transfers=0, max_retransfers=1) == "other_side"
@@ -435,7 +432,7 @@ def test_r207_r307_dispute_becomes_a_joint_case_that_closes_only_when_every_part
             assert verify_chain(s).ok
 
 
-def test_r503_cross_site_timeline_shows_every_step_with_who_when_where(sites, client_for=None):
+def test_r503_cross_site_timeline_shows_every_step_with_who_when_where(sites):
     from fastapi.testclient import TestClient
     from tests.conftest import TEST_SECRET
 

@@ -5,23 +5,18 @@ timelines show them. A few are left half-way (a push waiting for 签收, a joint
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from civiclink.db import write_session
-from civiclink.exchange.relay import Relay
-from civiclink.exchange.transport import LocalTransport
 from civiclink.incidents import actions as ia
 from civiclink.incidents import schemas as iss
 from civiclink.incidents.models import Incident
 from civiclink.linkage import actions as la
 from civiclink.linkage import schemas as ls
 from civiclink.linkage.models import JointCase, Transfer
-from civiclink.orgs.actions import actor_for
-from civiclink.orgs.models import User
 from civiclink.orgs.roles import Role
+from civiclink.sites import LinkedPair
 from civiclink.workorders import actions as wo
 from civiclink.workorders import schemas as ws
 from civiclink.workorders.models import WorkOrder
@@ -33,39 +28,6 @@ POLICE_USERS = [
     ("zhy1", "110指挥员·赵军", [Role.POLICE_COMMANDER], "gaj.110"),
     ("leader1", "指挥中心·钱主任", [Role.LEADER], None),
 ]
-
-
-class LinkedSites:
-    """A 12345 site and a 110 site of one level, linked in-process for the demo builder."""
-
-    def __init__(self, hotline, police):
-        self.hotline, self.police = hotline, police
-        transport = LocalTransport({hotline.settings.site_code: hotline, police.settings.site_code: police})
-        self.relays = [
-            Relay(hotline, transport, name="demo-12345"),
-            Relay(police, transport, name="demo-110"),
-        ]
-        self.actors = {"hotline": self._actors(hotline), "police": self._actors(police)}
-        self.now: datetime | None = None
-
-    @staticmethod
-    def _actors(state) -> dict:
-        with state.sessions() as s:
-            d = state.directory.get(s)
-            return {
-                u.username: actor_for(u, unit_code=d.unit(u.unit_id).code if u.unit_id else None)
-                for u in s.execute(select(User)).scalars()
-            }
-
-    @contextmanager
-    def write(self, site: str):
-        state = self.hotline if site == "hotline" else self.police
-        with write_session(state.sessions) as session:
-            yield state.ctx(session, now=self.now)
-
-    def pump(self) -> None:
-        while sum(r.run_once() for r in self.relays):
-            pass
 
 
 def _order(ctx, actor, **fields) -> WorkOrder:
@@ -87,17 +49,11 @@ def _order(ctx, actor, **fields) -> WorkOrder:
 
 
 def _act(ctx, order, action, actor, **body):
-    model = ws.ACTION_BODIES[action]
-    return wo.handler_for(action)(
-        ctx, order, model.model_validate({"version": order.version, **body}), actor=actor
-    )
+    return wo.take_action(ctx, order, action, body, actor=actor)
 
 
 def _iact(ctx, incident, action, actor, **body):
-    model = iss.INCIDENT_ACTION_BODIES[action]
-    return ia.ACTIONS[action](
-        ctx, incident, model.model_validate({"version": incident.version, **body}), actor=actor
-    )
+    return ia.take_incident_action(ctx, incident, action, body, actor=actor)
 
 
 def _incident_for(ctx, hotline_number: str) -> Incident:
@@ -105,7 +61,7 @@ def _incident_for(ctx, hotline_number: str) -> Incident:
 
 
 def seed_linkage(
-    sites: LinkedSites,
+    sites: LinkedPair,
     *,
     now: datetime,
     staff_of: Callable[[str], object],
@@ -114,7 +70,7 @@ def seed_linkage(
     """One story per rule. ``staff_of(unit_code)`` gives the demo staff account of a handling unit."""
     from civiclink.workorders.states import Action as A
 
-    h, p = sites.actors["hotline"], sites.actors["police"]
+    h, p = sites.hotline_actors, sites.police_actors
     op, disp, cb = h["operator1"], h["dispatcher1"], h["callback1"]
     jjy, zhy = p["jjy1"], p["zhy1"]
     stories = 0

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from civiclink.config import Settings
 from civiclink.db import begin_write, utcnow
-from civiclink.demo.linkage import POLICE_USERS, LinkedSites, seed_linkage
+from civiclink.demo.linkage import POLICE_USERS, seed_linkage
 from civiclink.demo.seed import (
     CENTRE_USERS,
     DEMO_PASSWORD,
@@ -28,7 +28,7 @@ from civiclink.demo.seed import (
 from civiclink.orgs.actions import do_import_org_file
 from civiclink.orgs.api import parse_org_file
 from civiclink.orgs.roles import SYSTEM
-from civiclink.sites import SiteSpec, launch, pair, prepare, settings_for, wait_until_up
+from civiclink.sites import LinkedPair, SiteSpec, launch, pair, prepare, settings_for, wait_until_up
 
 DEMO_DIR = Path("var/demo")
 # The demo's own secrets: never used outside the demo (production refuses a default secret).
@@ -172,10 +172,10 @@ def build_linked_demo(
         hotline = build_state(settings_for(specs[hotline_key], exchange={"relay_enabled": False}))
         police = build_state(settings_for(specs[police_key], exchange={"relay_enabled": False}))
         try:
-            sites = LinkedSites(hotline, police)
+            sites = LinkedPair(hotline, police)
             with hotline.sessions() as s:
                 directory = hotline.directory.get(s)
-            staff = lambda code, d=directory, a=sites.actors["hotline"]: a[
+            staff = lambda code, d=directory, a=sites.hotline_actors: a[
                 unit_username(d.unit_by_code(code))
             ]  # noqa: E731
             stories += seed_linkage(sites, now=utcnow(), staff_of=staff)

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, text
 
-from civiclink.db import utcnow, write_session
+from civiclink.db import UTCDateTime, utcnow, write_session
 from civiclink.exchange.transport import Transport, TransportError
 
 log = logging.getLogger("civiclink.exchange.relay")
@@ -35,27 +35,28 @@ WHERE id IN (
 )
 RETURNING id, peer, envelope, attempts, message_id
 """
+_UTC = UTCDateTime()
 _CLAIM_SQL = {
-    "postgresql": text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED")),
-    "sqlite": text(_CLAIM.format(lock="")),
+    dialect: text(_CLAIM.format(lock=lock)).bindparams(bindparam("now", type_=_UTC), bindparam("until", type_=_UTC))
+    for dialect, lock in (("postgresql", "FOR UPDATE SKIP LOCKED"), ("sqlite", ""))
 }
 
 _DELIVERED = text("""
 UPDATE outbox_message SET state = 'delivered', delivered_at = :at, claimed_by = NULL, claimed_until = NULL,
     ack_status = :status, ack_detail = :detail, last_error = NULL
 WHERE id = :id AND state = 'pending'
-""")
+""").bindparams(bindparam("at", type_=_UTC))
 _FAILED = text("""
 UPDATE outbox_message SET state = :state, next_attempt_at = :next, claimed_by = NULL, claimed_until = NULL,
     last_error = :error
 WHERE id = :id AND state = 'pending' AND claimed_by = :me
-""")
+""").bindparams(bindparam("next", type_=_UTC))
 
 
 _DUE_AGAIN = text("""
 UPDATE outbox_message SET next_attempt_at = :now
 WHERE peer = :peer AND state = 'pending' AND attempts > 0 AND next_attempt_at > :now
-""")
+""").bindparams(bindparam("now", type_=_UTC))
 
 
 def _is_dead_local(holder: str, host: str) -> bool:
@@ -115,11 +116,7 @@ class Relay:
     def claim(self) -> list:
         now = utcnow()
         with write_session(self.state.sessions) as session:
-            dialect = session.connection().dialect.name
-            statement = _CLAIM_SQL[dialect].bindparams(
-                bindparam("now", type_=_utc()), bindparam("until", type_=_utc()),
-            )
-            return session.execute(statement, {
+            return session.execute(_CLAIM_SQL[session.connection().dialect.name], {
                 "me": self.name, "now": now, "until": now + timedelta(seconds=self.settings.lease_seconds),
                 "n": self.settings.batch_size,
             }).all()
@@ -158,13 +155,12 @@ class Relay:
                                       "detail": (ack.get("detail") or None) and str(ack["detail"])[:500]})
         with write_session(self.state.sessions) as session:
             if delivered:
-                session.execute(_DELIVERED.bindparams(bindparam("at", type_=_utc())), delivered)
+                session.execute(_DELIVERED, delivered)
             if failed:
-                session.execute(_FAILED.bindparams(bindparam("next", type_=_utc())), failed)
+                session.execute(_FAILED, failed)
             for peer_code in reached:
                 # The peer answers again: what was backing off for it is due now, not minutes later.
-                session.execute(_DUE_AGAIN.bindparams(bindparam("now", type_=_utc())),
-                                {"peer": peer_code, "now": utcnow()})
+                session.execute(_DUE_AGAIN, {"peer": peer_code, "now": utcnow()})
         if failed:
             log.warning("relay %s: %d of %d envelopes not delivered (%s)", self.name, len(failed), len(rows),
                         failed[0]["error"][:120])
@@ -218,9 +214,3 @@ class Relay:
             if busy >= self.settings.batch_size:
                 continue  # more waiting: go on at once
             self._wake.wait(self.settings.poll_interval)
-
-
-def _utc():
-    from civiclink.db import UTCDateTime
-
-    return UTCDateTime()

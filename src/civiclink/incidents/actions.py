@@ -336,3 +336,11 @@ ACTIONS: dict[IncidentAction, Callable] = {
 def do_incident_action(ctx: Ctx, number: str, action: IncidentAction, body, *, actor: Actor) -> Incident:
     incident = load_incident_for_update(ctx, number)
     return ACTIONS[action](ctx, incident, body, actor=actor)
+
+
+def take_incident_action(ctx: Ctx, incident: Incident, action: IncidentAction | str, fields: dict, *,
+                         actor: Actor) -> Incident:
+    """As ``workorders.actions.take_action``: a body given as plain fields, the version defaulting to the 警单's."""
+    action = IncidentAction(action)
+    body = s.INCIDENT_ACTION_BODIES[action].model_validate({"version": incident.version, **fields})
+    return ACTIONS[action](ctx, incident, body, actor=actor)

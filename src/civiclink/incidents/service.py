@@ -9,9 +9,9 @@ from civiclink.context import Ctx
 from civiclink.errors import Forbidden, NotFound
 from civiclink.i18n import label
 from civiclink.incidents import actions as ia
-from civiclink.linkage import actions as la
 from civiclink.incidents import schemas as s
 from civiclink.incidents.models import Incident
+from civiclink.linkage import actions as la
 from civiclink.linkage.models import Transfer
 from civiclink.linkage.service import timeline_entry
 from civiclink.orgs.roles import Actor, Role
@@ -40,9 +40,8 @@ def incident_read(ctx: Ctx, incident: Incident, actor: Actor) -> s.IncidentRead:
     links = la.transfers_of(ctx, incident_id=incident.id)
     case_ref = links[-1].case_ref if links else None
     # The guards behind allowed_actions ask for the same transfer records several times: hand them these.
-    page = ctx.preloaded.setdefault("transfers_by_incident", {})
-    fresh = incident.id not in page
-    page.setdefault(incident.id, links)
+    with la.transfers_known(ctx, {incident.id: links}):
+        allowed = [str(a) for a in ia.allowed_actions(ctx, incident, actor)]
     unit = ctx.directory.unit(incident.police_unit_id)
     place = ctx.directory.unit(incident.place_id)
     return s.IncidentRead(
@@ -61,16 +60,8 @@ def incident_read(ctx: Ctx, incident: Incident, actor: Actor) -> s.IncidentRead:
         finished_at=incident.finished_at, return_reason=incident.return_reason, closed_at=incident.closed_at,
         hotline_number=incident.hotline_number, hotline_result=incident.hotline_result,
         satisfaction=incident.satisfaction, case_ref=case_ref,
-        allowed_actions=_allowed(ctx, incident, actor, forget=fresh),
+        allowed_actions=allowed,
     )
-
-
-def _allowed(ctx: Ctx, incident: Incident, actor: Actor, *, forget: bool) -> list[str]:
-    try:
-        return [str(a) for a in ia.allowed_actions(ctx, incident, actor)]
-    finally:
-        if forget:
-            ctx.preloaded["transfers_by_incident"].pop(incident.id, None)
 
 
 def list_incidents(ctx: Ctx, actor: Actor, *, state: list[str] | None = None, kind: str | None = None,
@@ -93,11 +84,8 @@ def list_incidents(ctx: Ctx, actor: Actor, *, state: list[str] | None = None, ki
         for link in ctx.session.execute(select(Transfer).where(Transfer.incident_id.in_(list(by_incident)))
                                         .order_by(Transfer.id)).scalars():
             by_incident[link.incident_id].append(link)
-    ctx.preloaded["transfers_by_incident"] = by_incident
-    try:
+    with la.transfers_known(ctx, by_incident):
         return s.IncidentPage(total=total, items=[incident_read(ctx, i, actor) for i in rows])
-    finally:
-        ctx.preloaded.pop("transfers_by_incident", None)
 
 
 def timeline(ctx: Ctx, incident: Incident) -> list[dict]:

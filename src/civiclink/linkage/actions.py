@@ -10,7 +10,7 @@ Hotline-side 工单 actions (``do_transfer_to_110`` …) plug into the 工单 st
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -79,6 +79,21 @@ def matter_of_order(ctx: Ctx, order: WorkOrder) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def transfers_known(ctx: Ctx, by_incident: dict[int, list[Transfer]]):
+    """Within the block, ``transfers_of(incident_id=…)`` answers from ``by_incident``: a read that shapes a page of
+    警单 loads their transfer records once, not once per guard of every item. (Reads only: a write would make
+    the answers stale.)"""
+    known = ctx.preloaded.setdefault("transfers_by_incident", {})
+    added = {k: v for k, v in by_incident.items() if k not in known}
+    known.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            known.pop(key, None)
+
+
 def transfers_of(ctx: Ctx, *, order_id: int | None = None, incident_id: int | None = None,
                  case_ref: str | None = None) -> list[Transfer]:
     if incident_id is not None and order_id is None and case_ref is None:
@@ -138,10 +153,6 @@ def offer(ctx: Ctx, *, actor: Actor, kind: str, channel: str, reason_code: str, 
         # R-212: the emergency of R-203 is dispatched whatever the count; anything else stops after the limit.
         rules.check_transfer_allowed(count, max_retransfers=ctx.settings.linkage.max_retransfers,
                                      first_receiver=first_receiver or ctx.settings.site_code)
-    open_same = [t for t in previous if t.direction == "out" and t.kind == kind and t.state in OPEN_LINK_STATES]
-    if open_same and kind in ("stability_lead", "escalation"):
-        raise InvalidTransition(f"已有一条「{label('transfer_kind', kind)}」在 110 处理中（{open_same[0].case_ref}），"
-                                f"请等待反馈")
     if kind in SIDE_KINDS:
         # Its own case: the police handle it as a matter of its own, answered message by message.
         same = sum(1 for t in previous if t.direction == "out" and t.kind == kind)
@@ -196,7 +207,7 @@ def _stop_local_handling(ctx: Ctx, order: WorkOrder, reason: str) -> None:
     order.owner_unit_id = wo._hotline_center_id(ctx)
 
 
-def do_transfer_to_110(ctx: Ctx, order: WorkOrder, body: ls.TransferIn, *, actor: Actor) -> WorkOrder:
+def do_transfer_to_110(ctx: Ctx, order: WorkOrder, body: ws.TransferIn, *, actor: Actor) -> WorkOrder:
     """转110: 一键转接 of a phone matter (R-201), 系统推送 of an internet or first-handled one (R-204), or an
     emergency (R-203, 110 dispatches at once). The hotline keeps the linked record and waits for the result."""
     role = wo.authorize(ctx, order, Action.TRANSFER_TO_110, actor, body.version)
@@ -224,7 +235,7 @@ def do_transfer_to_110(ctx: Ctx, order: WorkOrder, body: ls.TransferIn, *, actor
     return order
 
 
-def do_report_to_110(ctx: Ctx, order: WorkOrder, body: ls.LeadIn, *, actor: Actor) -> WorkOrder:
+def do_report_to_110(ctx: Ctx, order: WorkOrder, body: ws.LeadIn, *, actor: Actor) -> WorkOrder:
     """R-205: a lead that affects social stability goes at once to the same-level 110, flagged; the 工单 goes on."""
     role = wo.authorize(ctx, order, Action.REPORT_TO_110, actor, body.version)
     transfer = offer(ctx, actor=actor, kind="stability_lead", channel="system_push", reason_code="stability_lead",
@@ -236,7 +247,7 @@ def do_report_to_110(ctx: Ctx, order: WorkOrder, body: ls.LeadIn, *, actor: Acto
     return order
 
 
-def do_escalate_to_110(ctx: Ctx, order: WorkOrder, body: ls.EscalateIn, *, actor: Actor) -> WorkOrder:
+def do_escalate_to_110(ctx: Ctx, order: WorkOrder, body: ws.EscalateIn, *, actor: Actor) -> WorkOrder:
     """R-206: the handling unit calls in 110 (conflict sharpening, hard to control, a crime); the 工单 goes on."""
     role = wo.authorize(ctx, order, Action.ESCALATE_TO_110, actor, body.version)
     unit = ctx.directory.unit(order.handling_unit_id)
@@ -529,19 +540,19 @@ def do_conclude_consultation(ctx: Ctx, consultation_id: int, body: ls.Consultati
     _record_on(ctx, record, kind, "consultation_concluded", actor=actor,
                data={"case_ref": consultation.case_ref, "outcome": outcome, "note": note})
     if outcome == "other_side":
-        # The agreed side takes it: transferred by 三方通话 in the same transaction.
-        privileged = replace(actor, roles=actor.roles | {Role.OPERATOR, Role.POLICE_OPERATOR})
+        # The agreed side takes it: transferred by 三方通话 in the same transaction (the roles that may record a
+        # 三方通话 are the roles that may transfer).
         if kind == "order":
-            do_transfer_to_110(ctx, record, ls.TransferIn(
+            do_transfer_to_110(ctx, record, ws.TransferIn(
                 version=record.version, channel="three_party", reason_code="consultation", reason=body.reason,
-                consent=body.consent), actor=privileged)
+                consent=body.consent), actor=actor)
         else:
             from civiclink.incidents import actions as ia
             from civiclink.incidents.schemas import IncidentTransferIn
 
             ia.do_transfer_to_12345(ctx, record, IncidentTransferIn(
                 version=record.version, channel="three_party", reason_code="consultation", reason=body.reason,
-                consent=body.consent), actor=privileged)
+                consent=body.consent), actor=actor)
     return consultation
 
 
@@ -657,8 +668,8 @@ def do_add_joint_part(ctx: Ctx, number: str, body: ls.JointPartIn, *, actor: Act
 def do_joint_callback(ctx: Ctx, number: str, body: ls.JointCallbackIn, *, actor: Actor) -> JointCase:
     """回访 of a joint case once every part is done: satisfied closes every part and the parent (R-307), and
     110 hears it; unsatisfied leaves the parts for 重办."""
-    if not actor.has(Role.CALLBACK_AGENT, Role.SUPERVISOR):
-        raise Forbidden("只有回访员或督办员可以回访联合调处案件")
+    if not actor.has(Role.CALLBACK_AGENT):  # as for every 工单 (its parts get this callback)
+        raise Forbidden("只有回访员可以回访联合调处案件")
     joint = load_joint_for_update(ctx, number)
     if body.version != joint.version:
         raise StaleVersion(f"联合调处案件已被他人修改（您看到的是第 {body.version} 版，当前为第 {joint.version} 版），请刷新后重试")
@@ -667,8 +678,7 @@ def do_joint_callback(ctx: Ctx, number: str, body: ls.JointCallbackIn, *, actor:
     callback = ws.CallbackIn(version=0, reached=body.reached, satisfaction=body.satisfaction, note=body.note)
     for _part, order in joint_parts(ctx, joint):
         if order is not None and order.state == State.AWAITING_CALLBACK:
-            wo.do_record_callback(ctx, order, callback.model_copy(update={"version": order.version}),
-                                  actor=replace(actor, roles=actor.roles | {Role.CALLBACK_AGENT}))
+            wo.do_record_callback(ctx, order, callback.model_copy(update={"version": order.version}), actor=actor)
     joint.callback_at = ctx.now
     joint.satisfaction = int(body.satisfaction) if body.satisfaction else None
     parts = joint_parts(ctx, joint)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
 from civiclink.context import Ctx
@@ -158,8 +159,6 @@ def hotline_offer(ctx: Ctx, e: Envelope) -> None:
 
 
 def _police_part_done(ctx: Ctx, joint: JointCase, situation: str | None, result_note: str | None) -> None:
-    from sqlalchemy import select
-
     part = ctx.session.execute(select(JointPart).where(JointPart.joint_case_id == joint.id,
                                                        JointPart.side == "police")).scalar_one()
     part.done_at, part.result = ctx.now, "；".join(x for x in (situation, result_note) if x)
@@ -363,8 +362,6 @@ def consultation_opened(ctx: Ctx, e: Envelope) -> None:
 
 
 def consultation_result(ctx: Ctx, e: Envelope) -> None:
-    from sqlalchemy import select
-
     body = e["body"]
     consultation = ctx.session.execute(
         select(Consultation).where(Consultation.case_ref == e["case_ref"], Consultation.peer == e["sender"],

@@ -13,8 +13,6 @@ from civiclink.workorders.models import Satisfaction
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 OptionalNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None
 
-from civiclink.workorders.schemas import EscalateIn, LeadIn, TransferIn  # noqa: E402,F401 - re-exported
-
 
 class TransferRead(BaseModel):
     id: int

@@ -913,6 +913,15 @@ def do_order_action(ctx: Ctx, number: str, action: Action, body, *, actor: Actor
     return handler_for(action)(ctx, order, body, actor=actor)
 
 
+def take_action(ctx: Ctx, order: WorkOrder, action: Action, fields: dict, *, actor: Actor) -> WorkOrder:
+    """Take ``action`` with a body given as plain fields (the version defaults to the order's): for callers
+    outside HTTP — the CLI, the demo builder, tests. A bad body raises pydantic's ValidationError."""
+    model = s.ACTION_BODIES[action]
+    if "version" in model.model_fields:
+        fields = {"version": order.version, **fields}
+    return handler_for(action)(ctx, order, model.model_validate(fields), actor=actor)
+
+
 def handler_for(action: Action) -> Callable:
     """The ``do_*`` of ``action``: this module's, or the linkage engine's (转110, 签收/退回 a push from 110 …)."""
     handler = ACTIONS.get(action)
