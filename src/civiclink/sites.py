@@ -150,7 +150,9 @@ class LinkedPair:
         from civiclink.exchange.transport import LocalTransport
 
         self.hotline, self.police = hotline, police
-        self.transport = LocalTransport({hotline.settings.site_code: hotline, police.settings.site_code: police})
+        # Deliveries happen at the pair's time too, so that a simulated story (the demo) keeps one clock.
+        self.transport = LocalTransport({hotline.settings.site_code: hotline, police.settings.site_code: police},
+                                        clock=lambda: self.now)
         self.relays = {"hotline": Relay(hotline, self.transport, name=f"relay-{hotline.settings.site_code}"),
                        "police": Relay(police, self.transport, name=f"relay-{police.settings.site_code}")}
         self.hotline_actors, self.police_actors = _actors(hotline), _actors(police)

@@ -58,16 +58,18 @@ class HttpTransport:
 class LocalTransport:
     """Deliver straight into other sites of this process (``sites``: site_code → AppState)."""
 
-    def __init__(self, sites: dict[str, Any]):
+    def __init__(self, sites: dict[str, Any], *, clock=None):
         self.sites = sites
         self.down: set[str] = set()  # site codes to treat as unreachable (tests of outages)
+        self.clock = clock  # the receivers' "now" (None: the real clock)
 
     def send(self, peer: PeerSettings, envelopes: list[str]) -> list[dict[str, Any]]:
         from civiclink.exchange.receiver import receive_raw
 
         if peer.site_code in self.down or peer.site_code not in self.sites:
             raise TransportError(f"站点 {peer.site_code} 不可达")
-        acks = receive_raw(self.sites[peer.site_code], _batch_body(envelopes))
+        acks = receive_raw(self.sites[peer.site_code], _batch_body(envelopes),
+                           now=self.clock() if self.clock else None)
         return json.loads(json.dumps(acks))
 
     def close(self) -> None:
