@@ -138,6 +138,7 @@ def restore_base(state) -> None:
                 ))
     state.directory.invalidate()
     state.calendar.invalidate()
+    state.knowledge.invalidate()
 
 
 @pytest.fixture

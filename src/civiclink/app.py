@@ -25,6 +25,8 @@ from civiclink.exchange.relay import Relay
 from civiclink.exchange.transport import HttpTransport
 from civiclink.i18n import LABELS
 from civiclink.incidents.api import router as incidents_router
+from civiclink.knowledge.api import router as knowledge_router
+from civiclink.knowledge.service import KNOWLEDGE_REVISION, KnowledgeIndex
 from civiclink.linkage.api import joint_router
 from civiclink.linkage.api import router as linkage_router
 from civiclink.linkage.handlers import handlers_for
@@ -33,6 +35,9 @@ from civiclink.orgs.api import auth_router, org_router, user_router
 from civiclink.orgs.service import ORG_REVISION, OrgDirectory
 from civiclink.sla.api import router as calendar_router
 from civiclink.sla.service import calendar_snapshot
+from civiclink.triage.api import router as triage_router
+from civiclink.triage.service import TriageEngine
+from civiclink.triage.text import set_cache_dir
 from civiclink.workorders.actions import install_session_hooks
 from civiclink.workorders.api import router as orders_router
 from civiclink.workorders.api import sla_router
@@ -69,7 +74,13 @@ def build_state(settings: Settings) -> AppState:
         calendar=calendar_snapshot(settings.tz),
         directory=Snapshot(ORG_REVISION, OrgDirectory.load),
         exchange_handlers=handlers_for(settings.site_role),
+        triage=TriageEngine(model_path=settings.triage.model_path,
+                            duplicate_window_days=settings.triage.duplicate_window_days,
+                            place_window_days=settings.triage.place_window_days,
+                            knowledge_limit=settings.triage.knowledge_limit),
+        knowledge=Snapshot(KNOWLEDGE_REVISION, KnowledgeIndex.load),
     )
+    set_cache_dir(settings.triage.cache_dir)
     # A commit that wrote to the outbox wakes this process's relay at once (design §6).
     exchange_service.install(sessions, wake=lambda: state.relay.wake() if state.relay is not None else None)
     return state
@@ -147,7 +158,8 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
 
     app.add_middleware(RefuseNul)
 
-    routers = [auth_router, org_router, user_router, calendar_router, audit_router, exchange_router, linkage_router]
+    routers = [auth_router, org_router, user_router, calendar_router, audit_router, exchange_router, linkage_router,
+               triage_router, knowledge_router]
     if settings.site_role == "hotline":
         routers += [orders_router, sla_router, joint_router]
     else:

@@ -1,4 +1,5 @@
-"""The ``civiclink`` command: serve, demo, db, org, user, order, sla, calendar, audit, import, exchange, linkage.
+"""The ``civiclink`` command: serve, demo, db, org, user, order, sla, calendar, audit, import, exchange, linkage,
+triage, model, knowledge.
 
 Commands run on the server with direct database access, so they act as a named user (``--as``) without a
 password; every change still goes through the same ``do_*`` actions and lands in the audit chain.
@@ -747,6 +748,16 @@ def linkage_transfers(
                       r.state_label + ("（超时）" if r.sign_overdue else ""),
                       r.sign_due_at.strftime("%m-%d %H:%M") if r.sign_due_at else "", (r.situation or "")[:30])
     console.print(table)
+
+
+# -- triage, models, knowledge (their own modules) -------------------------------------------------------------
+
+from civiclink.knowledge.cli import knowledge_app  # noqa: E402 — after the helpers they import lazily
+from civiclink.triage.cli import model_app, triage  # noqa: E402
+
+app.command("triage")(triage)
+app.add_typer(model_app, name="model")
+app.add_typer(knowledge_app, name="knowledge")
 
 
 def main() -> None:

@@ -170,6 +170,18 @@ class LinkageSettings(BaseModel):
         return Limit.parse(v)
 
 
+class TriageSettings(BaseModel):
+    """Triage (design §7): where the trained models are, and how far back duplicates are looked for."""
+
+    # Written by `civiclink model train`; relative paths are under the working directory, like the database.
+    model_path: Path = Path("var/models/triage.pkl")
+    # jieba's dictionary cache (it would otherwise write into the temp dir; stack.md §2).
+    cache_dir: Path = Path("var/cache")
+    duplicate_window_days: int = Field(default=365, ge=1, le=3660)  # R-1008: open or recent orders
+    place_window_days: int = Field(default=7, ge=1, le=365)  # same 属地 and category within this many days
+    knowledge_limit: int = Field(default=3, ge=1, le=10)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CIVICLINK_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -194,6 +206,7 @@ class Settings(BaseSettings):
     peers: list[PeerSettings] = Field(default_factory=list)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
     peers_file: Path | None = None  # YAML list of peers (the demo writes one per site)
     log_level: str = "INFO"
 

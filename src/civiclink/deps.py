@@ -85,6 +85,9 @@ class AppState:
     # The exchange channel: what this site does with each message type, and its outbox relay (if running).
     exchange_handlers: dict = field(default_factory=dict)
     relay: Any = None
+    # Triage (design §7): the engine with its models and duplicate index, and the knowledge-base index.
+    triage: Any = None
+    knowledge: Any = None
 
     def __post_init__(self):
         if self.batcher is None:

@@ -46,6 +46,14 @@ class SiteSpec:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def model_path(self) -> Path:
+        """The site's trained triage models: next to its SQLite file, else under var/models/."""
+        if self.database_url.startswith("sqlite:///"):
+            db = Path(self.database_url.removeprefix("sqlite:///"))
+            return db.with_name(db.stem + ".triage.pkl")
+        return Path("var/models") / f"{self.site_code}.triage.pkl"
+
     def env(self) -> dict[str, str]:
         env = {
             "CIVICLINK_ENVIRONMENT": "local",
@@ -54,6 +62,7 @@ class SiteSpec:
             "CIVICLINK_SITE_CODE": self.site_code,
             "CIVICLINK_SITE_NAME": self.name,
             "CIVICLINK_DATABASE_URL": self.database_url,
+            "CIVICLINK_TRIAGE__MODEL_PATH": str(self.model_path),
             "CIVICLINK_SECRET_KEY": self.secret_key,
             "CIVICLINK_NUMBER_PREFIX": self.number_prefix,
             "CIVICLINK_PEERS": json.dumps(self.peers, ensure_ascii=False),
@@ -75,7 +84,8 @@ def settings_for(spec: SiteSpec, **overrides) -> Settings:
     return get_settings(
         _env_file=None, environment="local", site_role=spec.role, site_level=spec.level, site_code=spec.site_code,
         site_name=spec.name, database_url=spec.database_url, secret_key=spec.secret_key,
-        number_prefix=spec.number_prefix, peers=spec.peers, log_level="WARNING", **overrides,
+        number_prefix=spec.number_prefix, peers=spec.peers, log_level="WARNING",
+        **({"triage": {"model_path": spec.model_path}} | overrides),
     )
 
 
@@ -103,10 +113,20 @@ def prepare(spec: SiteSpec, users: list[tuple[str, str, list[str], str | None]],
         for username, display_name, roles, unit in users:
             do_create_user(session, UserCreate(username=username, display_name=display_name, password=password,
                                                roles=roles, unit_code=unit), actor=SYSTEM, now=now)
+        load_starter_knowledge(state.ctx(session, now=now))
         session.commit()
         session.close()
     finally:
         state.engine.dispose()
+
+
+def load_starter_knowledge(ctx) -> dict:
+    """The demo city's starter knowledge base (R-905), in the caller's transaction."""
+    from civiclink.knowledge.actions import do_load_items
+    from civiclink.knowledge.schemas import STARTER_FILE, read_item_file
+    from civiclink.orgs.roles import SYSTEM
+
+    return do_load_items(ctx, read_item_file(STARTER_FILE), actor=SYSTEM)
 
 
 def launch(spec: SiteSpec, *, log: Path | None = None, workers: int = 1) -> subprocess.Popen:

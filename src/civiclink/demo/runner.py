@@ -28,7 +28,16 @@ from civiclink.demo.seed import (
 from civiclink.orgs.actions import do_import_org_file
 from civiclink.orgs.api import parse_org_file
 from civiclink.orgs.roles import SYSTEM
-from civiclink.sites import LinkedPair, SiteSpec, launch, pair, prepare, settings_for, wait_until_up
+from civiclink.sites import (
+    LinkedPair,
+    SiteSpec,
+    launch,
+    load_starter_knowledge,
+    pair,
+    prepare,
+    settings_for,
+    wait_until_up,
+)
 
 DEMO_DIR = Path("var/demo")
 # The demo's own secrets: never used outside the demo (production refuses a default secret).
@@ -123,6 +132,7 @@ def build_demo(settings: Settings, *, orders: int, days: int, seed: int, console
         session.flush()
         directory = OrgDirectory.load(session)
         users = create_demo_users(session, directory, now=now)
+        load_starter_knowledge(state.ctx(session, now=now))
         session.commit()
         begin_write(session)
         ctx = state.ctx(session, now=now)
@@ -138,6 +148,7 @@ def build_demo(settings: Settings, *, orders: int, days: int, seed: int, console
             stats = city.run(
                 session, orders=orders, days=days, now=now, progress=lambda n: progress.advance(task, n)
             )
+        train_demo_models(session, settings, console=console)
     finally:
         session.close()
         state.engine.dispose()
@@ -147,6 +158,20 @@ def build_demo(settings: Settings, *, orders: int, days: int, seed: int, console
         "users": len(users),
         "seconds": time.perf_counter() - started,
     }
+
+
+def train_demo_models(session, settings: Settings, *, console: Console) -> None:
+    """The site's triage models from its own (demo) orders, as `civiclink model train --from-db` does."""
+    from civiclink.triage.train import TrainingError, examples_from_db, train_models
+
+    with console.status(f"训练分诊模型（{settings.site_code}）"):
+        category, types, routes = examples_from_db(session)
+        try:
+            models = train_models(category=category, request_type=types, route_extra=routes, source="demo db")
+        except TrainingError as exc:
+            console.print(f"[yellow]{settings.site_code}：{exc}；分诊使用内置模型[/yellow]")
+            return
+        models.save(settings.triage.model_path)
 
 
 def build_linked_demo(

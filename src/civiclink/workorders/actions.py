@@ -454,6 +454,8 @@ def do_register_order(ctx: Ctx, order_in: s.OrderCreate, *, actor: Actor, source
         place = d.resolve_place(order_in.address)
     if order_in.intake_answer and order_in.request_type != RequestType.CONSULTATION:
         raise Invalid("只有咨询类诉求可以直接办结", field="intake_answer")
+    if order_in.knowledge_item and not order_in.intake_answer:
+        raise Invalid("引用知识条目须同时填写直接办结的答复内容", field="knowledge_item")
     suggested = d.suggested_unit(category, place)
     role = sorted(actor.roles & REGISTER_ROLES)[0]
     submitted = order_in.submit or bool(order_in.intake_answer)
@@ -502,16 +504,28 @@ def do_register_order(ctx: Ctx, order_in: s.OrderCreate, *, actor: Actor, source
         },
     )
     if order_in.intake_answer:
-        _close_at_intake(ctx, order, order_in.intake_answer, existing, actor=actor, role=role)
+        _close_at_intake(ctx, order, order_in.intake_answer, existing, actor=actor, role=role,
+                         knowledge_item=order_in.knowledge_item)
+    if order_in.triage_id is not None:
+        from civiclink.triage.actions import do_link_order
+
+        do_link_order(ctx, order_in.triage_id, order, actor=actor)
     return order
 
 
-def _close_at_intake(ctx, order, answer, existing, *, actor, role):
+def _close_at_intake(ctx, order, answer, existing, *, actor, role, knowledge_item: str | None = None):
+    data = {"answer": answer}
+    if knowledge_item:
+        from civiclink.knowledge.actions import note_item_used
+
+        note_item_used(ctx, knowledge_item)  # the answer came from this item; it must be valid today
+        order.intake_knowledge_code = knowledge_item
+        data["knowledge_item"] = knowledge_item
     order.intake_answer = answer
     order.closed_at = ctx.now
     order.owner_unit_id = _hotline_center_id(ctx)
     _stop_all(ctx, existing, "closed_at_intake")
-    _move(ctx, order, Action.CLOSE_AT_INTAKE, State.CLOSED_AT_INTAKE, actor=actor, role=role, data={"answer": answer})
+    _move(ctx, order, Action.CLOSE_AT_INTAKE, State.CLOSED_AT_INTAKE, actor=actor, role=role, data=data)
 
 
 # -- transitions ---------------------------------------------------------------------------------------------
@@ -528,7 +542,8 @@ def do_submit_order(ctx: Ctx, order: WorkOrder, body: s.Versioned, *, actor: Act
 
 def do_close_at_intake(ctx: Ctx, order: WorkOrder, body: s.CloseAtIntakeIn, *, actor: Actor) -> WorkOrder:
     role = authorize(ctx, order, Action.CLOSE_AT_INTAKE, actor, body.version)
-    _close_at_intake(ctx, order, body.answer, _clocks(ctx, order), actor=actor, role=role)
+    _close_at_intake(ctx, order, body.answer, _clocks(ctx, order), actor=actor, role=role,
+                     knowledge_item=body.knowledge_item)
     return order
 
 

@@ -194,6 +194,7 @@ class RowParser:
             "linked": False, "joint_case_id": None,
             "state_before": None,
             "intake_answer": reply if state == State.CLOSED_AT_INTAKE.value else None,
+            "intake_knowledge_code": None,
             "reply_content": reply if state == State.CLOSED.value else None,
             "replied_at": replied_at,
             "satisfaction": satisfaction,

@@ -102,6 +102,7 @@ class WorkOrder(Base):
     joint_case_id: Mapped[int | None] = mapped_column(ForeignKey("joint_case.id"), index=True)
 
     intake_answer: Mapped[str | None] = mapped_column(Text)
+    intake_knowledge_code: Mapped[str | None] = mapped_column(String(100))  # the item 直接办结 cited
     reply_content: Mapped[str | None] = mapped_column(Text)
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[int | None] = mapped_column(Integer)

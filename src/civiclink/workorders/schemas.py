@@ -54,6 +54,9 @@ class OrderCreate(InputModel):
     urgency: Urgency = Urgency.NORMAL
     submit: bool = Field(default=True, description="登记后直接提交派单；false 则保存为已登记")
     intake_answer: LongText | None = Field(default=None, description="直接办结：话务员当场答复的内容（仅咨询类）")
+    knowledge_item: str | None = Field(default=None, max_length=100,
+                                       description="直接办结所依据的知识条目编码（R-902）")
+    triage_id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="登记前取得的智能分诊建议编号（POST /api/triage）")
 
 
 class ClockRead(BaseModel):
@@ -130,6 +133,7 @@ class OrderRead(OrderSummary):
     merged_into: str | None
     waiting_on_citizen: bool
     intake_answer: str | None
+    intake_knowledge_item: str | None = None
     reply_content: str | None
     replied_at: datetime | None
     satisfaction: Satisfaction | None
@@ -190,6 +194,7 @@ class ReasonIn(Versioned):
 
 class CloseAtIntakeIn(Versioned):
     answer: LongText
+    knowledge_item: str | None = Field(default=None, max_length=100, description="所依据的知识条目编码（R-902）")
 
 
 class DispatchIn(Versioned):

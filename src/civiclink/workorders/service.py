@@ -162,6 +162,7 @@ def order_read(ctx: Ctx, order: WorkOrder, actor: Actor) -> s.OrderRead:
         merged_into=merged_into,
         waiting_on_citizen=order.waiting_on_citizen,
         intake_answer=order.intake_answer,
+        intake_knowledge_item=order.intake_knowledge_code,
         reply_content=order.reply_content,
         replied_at=order.replied_at,
         satisfaction=order.satisfaction,
