@@ -59,9 +59,10 @@ class TextClassifier:
 
     @classmethod
     def train(cls, examples: list[Example], *, source: str, holdout: float = 0.1, seed: int = 7,
-              progress=None) -> TextClassifier:
+              progress=None, vectorizer=None) -> TextClassifier:
         """Fit on ``examples``; a stratified ``holdout`` share first fits the temperature and gives the
-        held-out scores recorded in ``meta``, then the model is refitted on everything."""
+        held-out scores recorded in ``meta``, then the model is refitted on everything. A fitted
+        ``vectorizer`` (see ``fit_vectorizer``) makes several classifiers share one set of features."""
         examples = [e for e in examples if normalize(e.text) or normalize(e.title)]
         counts = Counter(e.label for e in examples)
         if len(counts) < 2:
@@ -82,7 +83,7 @@ class TextClassifier:
         temperature = 1.0
         if held:
             step(f"拟合（留出 {len(held)} 条用于校准）")
-            probe = cls._fit(fit_part)
+            probe = cls._fit(fit_part, vectorizer)
             scores = probe._scores([e.text for e in held], [e.title for e in held])
             gold = np.array([probe.labels.index(e.label) if e.label in probe.labels else -1 for e in held])
             keep = gold >= 0
@@ -92,23 +93,24 @@ class TextClassifier:
                                "accuracy": round(float((predicted[keep] == gold[keep]).mean()), 4),
                                "macro_f1": round(_macro_f1(gold[keep], predicted[keep], len(probe.labels)), 4)}
         step(f"拟合全部 {len(examples)} 条")
-        model = cls._fit(examples)
+        model = cls._fit(examples, vectorizer)
         model.temperature = temperature
         model.meta = meta
         return model
 
     @classmethod
-    def _fit(cls, examples: list[Example]) -> TextClassifier:
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    def _fit(cls, examples: list[Example], vectorizer=None) -> TextClassifier:
         from sklearn.linear_model import RidgeClassifier
         from sklearn.svm import LinearSVC
 
         texts = [_joined(e.title, e.text) for e in examples]
         y = [e.label for e in examples]
         weights = np.array([e.weight for e in examples])
-        vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
-                                     min_df=2 if len(texts) > 500 else 1, dtype=np.float32)
-        x = vectorizer.fit_transform(texts)
+        if vectorizer is None:
+            vectorizer = fit_vectorizer(texts)
+            x = vectorizer.transform(texts)
+        else:
+            x = vectorizer.transform(texts)
         ridge = RidgeClassifier(alpha=1.0, class_weight="balanced", solver="sparse_cg").fit(x, y, sample_weight=weights)
         svc = LinearSVC(C=0.5, class_weight="balanced").fit(x, y, sample_weight=weights)
         labels = [str(c) for c in ridge.classes_]
@@ -116,11 +118,13 @@ class TextClassifier:
         title_vectorizer = title_model = None
         # A separate title model only pays when there are enough titles of every class to learn from.
         if len(titled) >= 200 and len({e.label for e in titled}) == len(labels):
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
             title_vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, dtype=np.float32)
             xt = title_vectorizer.fit_transform([normalize(e.title) for e in titled])
             title_model = LinearSVC(C=0.5).fit(xt, [e.label for e in titled],
                                                sample_weight=np.array([e.weight for e in titled]))
-        features = CharGrams.from_sklearn(vectorizer)
+        features = _features_of(vectorizer)
         title_features = CharGrams.from_sklearn(title_vectorizer) if title_vectorizer is not None else None
         models = [LinearScores.from_sklearn(ridge, labels).fit_scale(x),
                   LinearScores.from_sklearn(svc, labels).fit_scale(x)]
@@ -132,9 +136,16 @@ class TextClassifier:
 
     # -- prediction -------------------------------------------------------------------------------------------
 
-    def _scores(self, texts: list[str], titles: list[str | None] | None = None) -> np.ndarray:
+    def _scores(self, texts: list[str], titles: list[str | None] | None = None, memo: dict | None = None
+                ) -> np.ndarray:
         titles = titles or [None] * len(texts)
-        x = self.features.transform([_joined(t, s) for s, t in zip(texts, titles, strict=True)])
+        joined = [_joined(t, s) for s, t in zip(texts, titles, strict=True)]
+        key = (id(self.features), *joined)
+        x = memo.get(key) if memo is not None else None
+        if x is None:
+            x = self.features.transform(joined)
+            if memo is not None:
+                memo[key] = x  # the next model with the same features reuses it (one request, one text)
         ridge, svc = self.models
         scores = ridge.scaled(x) + SVC_WEIGHT * svc.scaled(x)
         if self.title_model is not None:
@@ -144,16 +155,17 @@ class TextClassifier:
                 scores[rows] += TITLE_WEIGHT * self.title_model.scaled(xt)
         return scores
 
-    def predict(self, texts: list[str], titles: list[str | None] | None = None) -> list[list[tuple[str, float]]]:
+    def predict(self, texts: list[str], titles: list[str | None] | None = None, memo: dict | None = None
+                ) -> list[list[tuple[str, float]]]:
         """For each text, every label with its probability, best first."""
         if not texts:
             return []
-        probs = _softmax(self._scores(texts, titles), self.temperature)
+        probs = _softmax(self._scores(texts, titles, memo), self.temperature)
         order = np.argsort(-probs, axis=1)
         return [[(self.labels[j], float(p[j])) for j in row] for p, row in zip(probs, order, strict=True)]
 
-    def predict_one(self, text: str, title: str | None = None) -> list[tuple[str, float]]:
-        return self.predict([text], [title])[0]
+    def predict_one(self, text: str, title: str | None = None, memo: dict | None = None) -> list[tuple[str, float]]:
+        return self.predict([text], [title], memo)[0]
 
     # -- files ------------------------------------------------------------------------------------------------
 
@@ -172,6 +184,28 @@ class TextClassifier:
         if not isinstance(model, cls) or model.meta.get("format") != FORMAT:
             raise ValueError(f"{path} 不是本版本的模型文件，请重新训练")
         return model
+
+
+MAX_CHARS = 2000  # a long letter's first 2,000 characters say what it is about; the rest only costs time
+
+
+def fit_vectorizer(texts: list[str]):
+    """TF-IDF over character 1–3-grams (sublinear tf), fitted on ``texts``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
+                                 min_df=2 if len(texts) > 500 else 1, dtype=np.float32)
+    return vectorizer.fit([t[:MAX_CHARS] for t in texts])
+
+
+_last_features: list = [None, None]  # (vectorizer, its CharGrams): the last one converted
+
+
+def _features_of(vectorizer) -> CharGrams:
+    """One CharGrams per fitted vectorizer, so classifiers sharing a vectorizer share their features."""
+    if _last_features[0] is not vectorizer:
+        _last_features[:] = [vectorizer, CharGrams.from_sklearn(vectorizer)]
+    return _last_features[1]
 
 
 @dataclass
@@ -198,12 +232,11 @@ class CharGrams:
         vocab = self.vocabulary
         for text in texts:
             text = text.lower()
-            counts: dict[int, int] = {}
+            # Count the n-grams first (Counter runs in C), then look up only the distinct ones.
+            grams: Counter = Counter()
             for n in range(self.min_n, self.max_n + 1):
-                for i in range(len(text) - n + 1):
-                    j = vocab.get(text[i : i + n])
-                    if j is not None:
-                        counts[j] = counts.get(j, 0) + 1
+                grams.update(text[i : i + n] for i in range(len(text) - n + 1))
+            counts = {j: c for g, c in grams.items() if (j := vocab.get(g)) is not None}
             if counts:
                 cols = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
                 tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
@@ -217,6 +250,10 @@ class CharGrams:
         data = np.concatenate(values) if values else np.zeros(0, np.float32)
         idx = np.concatenate(indices) if indices else np.zeros(0, np.int32)
         return csr_matrix((data, idx, np.array(indptr)), shape=(len(texts), len(self.idf)))
+
+    def same_as(self, other: CharGrams) -> bool:
+        return (self.min_n, self.max_n) == (other.min_n, other.max_n) and self.vocabulary == other.vocabulary \
+            and np.array_equal(self.idf, other.idf)
 
 
 @dataclass
@@ -254,7 +291,7 @@ class LinearScores:
 
 
 def _joined(title: str | None, text: str) -> str:
-    return normalize(title) + normalize(text)
+    return (normalize(title) + normalize(text))[:MAX_CHARS]
 
 
 def _fit_temperature(scores: np.ndarray, gold: np.ndarray) -> float:

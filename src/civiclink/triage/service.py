@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from civiclink.orgs.service import CategoryInfo, OrgDirectory, UnitInfo
 from civiclink.triage import cues as route_rules
-from civiclink.triage.classifier import FORMAT, Example, TextClassifier
+from civiclink.triage.classifier import FORMAT, Example, TextClassifier, fit_vectorizer
 from civiclink.triage.duplicates import DuplicateFinder, repeat_level
 from civiclink.triage.text import normalize
 
@@ -37,6 +37,7 @@ ROUTE_LABELS = {"12345": "12345受理", "110": "转110", "joint": "联动处置�
 URGENCY_LABELS = {"emergency": "紧急", "urgent": "加急", "normal": "一般"}
 REQUEST_TYPE_LABELS = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "report": "举报",
                        "suggestion": "建议"}
+KNOWLEDGE_QUERY_CHARS = 160
 # Below this, the model's category is shown as a hint only and the operator must choose.
 CATEGORY_SURE = 0.5
 
@@ -50,6 +51,19 @@ class TriageModels:
     request_type: TextClassifier | None = None
     urgency: TextClassifier | None = None
     meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.share_features()
+
+    def share_features(self) -> None:
+        """Classifiers trained on the same texts have the same n-gram features: keep one copy, so a request's
+        text is turned into features once for all of them (and memory holds one vocabulary)."""
+        parts = [m for m in (self.route, self.urgency, self.request_type, self.category) if m is not None]
+        for i, model in enumerate(parts):
+            for earlier in parts[:i]:
+                if model.features is not earlier.features and model.features.same_as(earlier.features):
+                    model.features = earlier.features
+                    break
 
     @property
     def version(self) -> str:
@@ -69,6 +83,7 @@ class TriageModels:
             models = pickle.load(fh)
         if not isinstance(models, cls) or models.meta.get("format") != FORMAT:
             raise ValueError(f"{path} 不是本版本的模型文件，请运行 civiclink model train 重新训练")
+        models.share_features()  # unpickling does not run __post_init__
         return models
 
 
@@ -88,10 +103,12 @@ def route_examples(field: str = "route") -> list[Example]:
 @lru_cache(maxsize=1)
 def builtin_models() -> TriageModels:
     """Trained in a few seconds from the written examples: used until `civiclink model train` has run."""
+    vectorizer = fit_vectorizer([e.text for e in route_examples()])
     return TriageModels(
-        route=TextClassifier.train(route_examples("route"), source="written examples"),
-        urgency=TextClassifier.train(route_examples("urgency"), source="written examples"),
-        request_type=TextClassifier.train(route_examples("request_type"), source="written examples"),
+        route=TextClassifier.train(route_examples("route"), source="written examples", vectorizer=vectorizer),
+        urgency=TextClassifier.train(route_examples("urgency"), source="written examples", vectorizer=vectorizer),
+        request_type=TextClassifier.train(route_examples("request_type"), source="written examples",
+                                          vectorizer=vectorizer),
         meta={"format": FORMAT, "version": "builtin"})
 
 
@@ -148,23 +165,24 @@ class TriageEngine:
     def triage(self, item: TriageInput, *, directory: OrgDirectory, session: Session | None, now: datetime,
                knowledge=None, today=None) -> dict:
         models = self.models
+        memo: dict = {}  # n-gram features of this request's text, shared by the classifiers
         text = normalize(item.text)
         title = normalize(item.title) or None
         full = (title or "") + text
-        category, category_conf, category_alternatives = self._category(models, directory, text, title)
+        category, category_conf, category_alternatives = self._category(models, directory, text, title, memo)
         place, place_info = self._place(directory, item.address, full)
         department = directory.suggested_unit(category, place) if category or place else None
         # "Too little to judge" needs a trained category model: keyword matches alone say nothing of that.
         known = (category_conf if category else 0.0) if models.category is not None else None
         decision = route_rules.decide_route(full, category_confidence=known)
-        route, route_conf, model_cue = self._combine_route(decision, models.route.predict_one(full))
-        request_type, type_conf = self._request_type(models, full, route)
+        route, route_conf, model_cue = self._combine_route(decision, models.route.predict_one(full, memo=memo))
+        request_type, type_conf = self._request_type(models, full, route, memo)
         cues = [f.as_dict() for f in decision.cues]
         if model_cue:
             cues.append(model_cue)
         result = {
             "route": route,
-            "urgency": self._urgency(models, full, route, decision),
+            "urgency": self._urgency(models, full, route, decision, memo),
             "request_type": request_type,
             "category": _category_out(directory, category, category_conf, category_alternatives),
             "department": ({"code": department.code, "name": department.label} if department else None),
@@ -205,7 +223,9 @@ class TriageEngine:
             result["repeat"] = repeat_level(found)
         if knowledge is not None:
             region = (*place.ancestor_ids, place.id) if place else ()
-            hits = knowledge.search(full, today=today, region_ids=region, limit=self.knowledge_limit)
+            # The question is in the title and the first sentences; a long letter's tail only adds noise and time.
+            hits = knowledge.search(full[:KNOWLEDGE_QUERY_CHARS], today=today, region_ids=region,
+                                    limit=self.knowledge_limit)
             result["knowledge"] = [
                 {"code": h.item.code, "title": h.item.title, "kind": h.item.kind, "answer": h.item.answer,
                  "source": h.item.source, "confidence": h.confidence} for h in hits if h.confidence >= 0.2]
@@ -213,10 +233,10 @@ class TriageEngine:
 
     # -- parts ------------------------------------------------------------------------------------------------
 
-    def _category(self, models: TriageModels, directory: OrgDirectory, text: str, title: str | None):
+    def _category(self, models: TriageModels, directory: OrgDirectory, text: str, title: str | None, memo=None):
         """The category (second level where the words allow), its confidence and the runners-up."""
         if models.category is not None:
-            ranking = models.category.predict_one(text, title)
+            ranking = models.category.predict_one(text, title, memo)
             resolved = [(c, p) for c, p in ((_category_for(directory, label), p) for label, p in ranking) if c]
             if resolved:
                 best, conf = resolved[0]
@@ -294,20 +314,20 @@ class TriageEngine:
                    "rule": "R-1007", "matched": ""}
         return route, conf, cue
 
-    def _urgency(self, models: TriageModels, text: str, route: str, decision) -> str:
+    def _urgency(self, models: TriageModels, text: str, route: str, decision, memo=None) -> str:
         """The cues' urgency, raised (never lowered) by the urgency classifier when it is sure, and never
         "normal" for a request that goes to 110 or needs a person now."""
         urgency = decision.urgency
         if models.urgency is not None:
-            label, p = models.urgency.predict_one(text)[0]
+            label, p = models.urgency.predict_one(text, memo=memo)[0]
             if label in route_rules.URGENCY_RANK and p >= 0.6:
                 urgency = max(urgency, label, key=route_rules.URGENCY_RANK.__getitem__)
         return _urgency(route, urgency)
 
-    def _request_type(self, models: TriageModels, text: str, route: str) -> tuple[str, float]:
+    def _request_type(self, models: TriageModels, text: str, route: str, memo=None) -> tuple[str, float]:
         scores = route_rules.request_type_scores(text)
         if models.request_type is not None:
-            for label, p in models.request_type.predict_one(text):
+            for label, p in models.request_type.predict_one(text, memo=memo):
                 if label in scores:
                     scores[label] += 3 * p
         best = max(scores, key=scores.get)

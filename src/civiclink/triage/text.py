@@ -53,7 +53,7 @@ def jieba_tokenizer():
 def words(text: str) -> list[str]:
     """Search-engine style tokens (long words also give their parts), lower-cased, punctuation dropped."""
     tok = jieba_tokenizer()
-    return [w.lower() for w in tok.cut_for_search(text) if w.strip() and not _PUNCT.fullmatch(w)]
+    return [w.lower() for w in tok.cut_for_search(text, HMM=False) if w.strip() and not _PUNCT.fullmatch(w)]
 
 
 _PUNCT = re.compile(r"[\W_]+")

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from civiclink.triage.classifier import FORMAT, Example, TextClassifier
+from civiclink.triage.classifier import FORMAT, Example, TextClassifier, _joined, fit_vectorizer
 from civiclink.triage.models import TriageRecord
 from civiclink.triage.service import TriageModels, route_examples
 from civiclink.triage.text import normalize
@@ -139,16 +139,19 @@ def train_models(*, category: list[Example], request_type: list[Example] | None 
     category = _usable(deduplicate(category))
     if len({e.label for e in category}) < 2:
         raise TrainingError("分类训练数据不足：至少需要两个分类、每类至少 5 条（工单须已分类）")
-    step(f"诉求分类模型：{len(category)} 条，{len({e.label for e in category})} 类")
-    category_model = TextClassifier.train(category, source=source, progress=lambda m: step(f"  {m}"))
     # Request type and urgency: the written examples, plus the city's orders when there are enough.
     types = _usable(deduplicate(list(request_type or []))) + route_examples("request_type")
-    step(f"诉求类型模型：{len(types)} 条")
-    type_model = TextClassifier.train(types, source=source + " + written examples")
-    urgency_model = TextClassifier.train(route_examples("urgency"), source="written examples")
     routes = route_examples("route") + list(route_extra or [])
+    # One set of n-gram features for all four classifiers: a request is turned into features once.
+    vectorizer = fit_vectorizer(list({_joined(e.title, e.text) for e in category + types + routes}))
+    step(f"诉求分类模型：{len(category)} 条，{len({e.label for e in category})} 类")
+    category_model = TextClassifier.train(category, source=source, progress=lambda m: step(f"  {m}"),
+                                          vectorizer=vectorizer)
+    step(f"诉求类型模型：{len(types)} 条")
+    type_model = TextClassifier.train(types, source=source + " + written examples", vectorizer=vectorizer)
+    urgency_model = TextClassifier.train(route_examples("urgency"), source="written examples", vectorizer=vectorizer)
     step(f"路由模型：{len(routes)} 条（其中话务员决定 {len(route_extra or [])} 条）")
-    route_model = TextClassifier.train(routes, source="written examples + operators' decisions")
+    route_model = TextClassifier.train(routes, source="written examples + operators' decisions", vectorizer=vectorizer)
     version = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     return TriageModels(route=route_model, category=category_model, request_type=type_model, urgency=urgency_model,
                         meta={"format": FORMAT, "version": version, "source": source,
