@@ -94,8 +94,7 @@ def prepare(spec: SiteSpec, users: list[tuple[str, str, list[str], str | None]],
     from civiclink.app import build_state
     from civiclink.db import begin_write, utcnow
     from civiclink.migrate import upgrade
-    from civiclink.orgs.actions import do_create_user, do_import_org_file
-    from civiclink.orgs.api import parse_org_file
+    from civiclink.orgs.actions import do_create_user
     from civiclink.orgs.roles import SYSTEM
     from civiclink.orgs.schemas import UserCreate
 
@@ -106,10 +105,7 @@ def prepare(spec: SiteSpec, users: list[tuple[str, str, list[str], str | None]],
         session = state.sessions()
         begin_write(session)
         now = utcnow()
-        org_file = settings.resolved_org_file
-        do_import_org_file(session, parse_org_file(org_file.name, org_file.read_bytes()), actor=SYSTEM,
-                           source=org_file.name, today=now.date(), now=now)
-        session.flush()
+        import_packaged_org(session, settings, now=now)
         for username, display_name, roles, unit in users:
             do_create_user(session, UserCreate(username=username, display_name=display_name, password=password,
                                                roles=roles, unit_code=unit), actor=SYSTEM, now=now)
@@ -118,6 +114,18 @@ def prepare(spec: SiteSpec, users: list[tuple[str, str, list[str], str | None]],
         session.close()
     finally:
         state.engine.dispose()
+
+
+def import_packaged_org(session, settings: Settings, *, now) -> None:
+    """The configured org file (the bundled 南通 tree by default), in the caller's transaction."""
+    from civiclink.orgs.actions import do_import_org_file
+    from civiclink.orgs.api import parse_org_file
+    from civiclink.orgs.roles import SYSTEM
+
+    org_file = settings.resolved_org_file
+    do_import_org_file(session, parse_org_file(org_file.name, org_file.read_bytes()), actor=SYSTEM,
+                       source=org_file.name, today=now.date(), now=now)
+    session.flush()
 
 
 def load_starter_knowledge(ctx) -> dict:

@@ -25,12 +25,10 @@ from civiclink.demo.seed import (
     load_corpus,
     unit_username,
 )
-from civiclink.orgs.actions import do_import_org_file
-from civiclink.orgs.api import parse_org_file
-from civiclink.orgs.roles import SYSTEM
 from civiclink.sites import (
     LinkedPair,
     SiteSpec,
+    import_packaged_org,
     launch,
     load_starter_knowledge,
     pair,
@@ -120,16 +118,7 @@ def build_demo(settings: Settings, *, orders: int, days: int, seed: int, console
     now = utcnow()
     try:
         begin_write(session)
-        org_file = settings.resolved_org_file
-        do_import_org_file(
-            session,
-            parse_org_file(org_file.name, org_file.read_bytes()),
-            actor=SYSTEM,
-            source=org_file.name,
-            today=now.date(),
-            now=now,
-        )
-        session.flush()
+        import_packaged_org(session, settings, now=now)
         directory = OrgDirectory.load(session)
         users = create_demo_users(session, directory, now=now)
         load_starter_knowledge(state.ctx(session, now=now))

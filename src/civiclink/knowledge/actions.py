@@ -57,10 +57,14 @@ def do_add_item(ctx: Ctx, item_in: ItemCreate, *, actor: Actor) -> KnowledgeItem
     return item
 
 
+def _check_version(item: KnowledgeItem, version: int) -> None:
+    if version != item.version:
+        raise StaleVersion(f"知识条目已被他人修改（您的版本 {version}，当前版本 {item.version}），请刷新后重试")
+
+
 def do_update_item(ctx: Ctx, item: KnowledgeItem, item_in: ItemUpdate, *, actor: Actor) -> KnowledgeItem:
     _require_editor(actor)
-    if item_in.version != item.version:
-        raise StaleVersion(f"知识条目已被他人修改（您的版本 {item_in.version}，当前版本 {item.version}），请刷新后重试")
+    _check_version(item, item_in.version)
     if item.retired_at is not None:
         raise Invalid("已停用的条目不能修改；请新建条目")
     changed = _apply(ctx, item, item_in)
@@ -76,8 +80,7 @@ def do_update_item(ctx: Ctx, item: KnowledgeItem, item_in: ItemUpdate, *, actor:
 
 def do_retire_item(ctx: Ctx, item: KnowledgeItem, body: ItemRetire, *, actor: Actor) -> KnowledgeItem:
     _require_editor(actor)
-    if body.version != item.version:
-        raise StaleVersion(f"知识条目已被他人修改（您的版本 {body.version}，当前版本 {item.version}），请刷新后重试")
+    _check_version(item, body.version)
     if item.retired_at is not None:
         raise Conflict("该条目已停用")
     item.retired_at = ctx.now

@@ -170,20 +170,28 @@ class TextClassifier:
     # -- files ------------------------------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)  # readers never see half a file
+        save_model_file(self, path)
 
     @classmethod
     def load(cls, path: Path) -> TextClassifier:
-        # The model file is written by `civiclink model train` on this server; it is trusted like code.
-        with path.open("rb") as fh:
-            model = pickle.load(fh)
-        if not isinstance(model, cls) or model.meta.get("format") != FORMAT:
-            raise ValueError(f"{path} 不是本版本的模型文件，请重新训练")
-        return model
+        return load_model_file(cls, path)
+
+
+def save_model_file(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)  # a running site never reads half a file
+
+
+def load_model_file(cls, path: Path):
+    # Written by `civiclink model train` on this server; trusted like the code itself (it is a pickle).
+    with path.open("rb") as fh:
+        obj = pickle.load(fh)
+    if not isinstance(obj, cls) or obj.meta.get("format") != FORMAT:
+        raise ValueError(f"{path} 不是本版本的模型文件，请运行 civiclink model train 重新训练")
+    return obj
 
 
 MAX_CHARS = 2000  # a long letter's first 2,000 characters say what it is about; the rest only costs time

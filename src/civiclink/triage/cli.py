@@ -57,10 +57,7 @@ def _prepare_offline(settings) -> None:
     from civiclink.app import build_state
     from civiclink.db import begin_write, utcnow
     from civiclink.migrate import upgrade
-    from civiclink.orgs.actions import do_import_org_file
-    from civiclink.orgs.api import parse_org_file
-    from civiclink.orgs.roles import SYSTEM
-    from civiclink.sites import load_starter_knowledge
+    from civiclink.sites import import_packaged_org, load_starter_knowledge
 
     state = build_state(settings)
     try:
@@ -68,10 +65,7 @@ def _prepare_offline(settings) -> None:
         with state.sessions() as session:
             begin_write(session)
             now = utcnow()
-            org_file = settings.resolved_org_file
-            do_import_org_file(session, parse_org_file(org_file.name, org_file.read_bytes()), actor=SYSTEM,
-                               source=org_file.name, today=now.date(), now=now)
-            session.flush()
+            import_packaged_org(session, settings, now=now)
             state.directory.invalidate()
             load_starter_knowledge(state.ctx(session, now=now))
             session.commit()

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from civiclink.orgs.service import CategoryInfo, OrgDirectory, UnitInfo
 from civiclink.triage import cues as route_rules
-from civiclink.triage.classifier import FORMAT, Example, TextClassifier, fit_vectorizer
+from civiclink.triage.classifier import (
+    FORMAT,
+    Example,
+    TextClassifier,
+    fit_vectorizer,
+    load_model_file,
+    save_model_file,
+)
 from civiclink.triage.duplicates import DuplicateFinder, repeat_level
 from civiclink.triage.text import normalize
 
@@ -70,19 +77,11 @@ class TriageModels:
         return self.meta.get("version", "builtin")
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+        save_model_file(self, path)
 
     @classmethod
     def load(cls, path: Path) -> TriageModels:
-        # Written by `civiclink model train` on this server; trusted like the code itself.
-        with path.open("rb") as fh:
-            models = pickle.load(fh)
-        if not isinstance(models, cls) or models.meta.get("format") != FORMAT:
-            raise ValueError(f"{path} 不是本版本的模型文件，请运行 civiclink model train 重新训练")
+        models = load_model_file(cls, path)
         models.share_features()  # unpickling does not run __post_init__
         return models
 
