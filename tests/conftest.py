@@ -73,6 +73,8 @@ def settings(tmp_path_factory) -> Settings:
                 "role": "police", "level": "city"}],
         # Tests deliver envelopes themselves (tests/linkage/conftest.py), so that every step is deterministic.
         exchange={"relay_enabled": False},
+        # Tests train what they need when they need it; no background thread reading the database.
+        triage={"warm_up": False},
     )
 
 

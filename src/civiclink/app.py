@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -100,6 +101,9 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     site_kind = "12345 政务服务便民热线" if settings.site_role == "hotline" else "110 报警服务台"
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        if settings.triage.warm_up:
+            threading.Thread(target=state.triage.warm_up, args=(state.sessions,), name="triage-warm-up",
+                             daemon=True).start()
         relay = start_relay(state)
         try:
             yield

@@ -180,6 +180,8 @@ class TriageSettings(BaseModel):
     duplicate_window_days: int = Field(default=365, ge=1, le=3660)  # R-1008: open or recent orders
     place_window_days: int = Field(default=7, ge=1, le=365)  # same 属地 and category within this many days
     knowledge_limit: int = Field(default=3, ge=1, le=10)
+    # Load the models and build the duplicate index in the background at start-up (not on the first request).
+    warm_up: bool = True
 
 
 class Settings(BaseSettings):

@@ -47,7 +47,7 @@ def police_app_state(settings, tmp_path_factory):
         database_url=police_database_url(settings.database_url, tmp_path_factory.mktemp("police")),
         peers=[{"site_code": HOTLINE_SITE, "base_url": "http://127.0.0.1:9", "secret": PEER_SECRET,
                 "role": "hotline", "level": "city"}],
-        exchange={"relay_enabled": False},
+        exchange={"relay_enabled": False}, triage={"warm_up": False},
     )
     state = build_site(police_settings, POLICE_USERS)
     yield state

@@ -91,3 +91,18 @@ def test_every_cue_names_its_rule_and_compiles():
 def test_request_type_cues(text, kind):
     scores = request_type_scores(text)
     assert max(scores, key=scores.get) == kind
+
+
+@pytest.mark.parametrize("text", [
+    # Found by a review: single characters that begin other words are not negations …
+    "邻居无缘无故砍伤了我爸", "别人拿刀砍我", "未成年人被打了，在流血", "他不停地打我", "他没完没了地打我",
+    # … a condition with 就 is a threat, not a hypothesis; 害怕/可怕 are not "怕会" …
+    "他扬言如果不给钱就要杀我全家", "要是我不开门他就放火烧房子", "如果你们现在不来的话我老公拿着菜刀要砍我", "太可怕了有个人在砍人",
+    # … and a call to the police that came before the violence does not end it.
+    "我已经报警了，他还在打我", "已经报警了，现在有人拿刀在追我",
+    # Words the first lexicon lacked.
+    "他用皮带抽孩子，孩子浑身是伤", "电动车在楼道里充电冒烟了", "老婆被他掐住脖子了", "停电了，我爸的呼吸机停了，喘不上气",
+    "房子着了", "孩子掉到河里了", "我妈叫不醒", "没人受伤但是车撞得很厉害，司机跑了",
+])
+def test_review_regressions_reach_110(text):
+    assert decide_route(text).route in ("110", "joint")

@@ -77,10 +77,19 @@ def test_registration_records_confirmation_and_override(state, client, auth):
         assert record.decision["urgency"] == "urgent" and record.decision["route"] == "12345"
         events = db.execute(select(AuditEvent.action).where(AuditEvent.entity_type == "triage_record")).scalars()
         assert list(events) == ["triage.overridden"]
-    # A suggestion is confirmed once.
+    # A suggestion is confirmed once; a resubmitted form still registers its order (the link is bookkeeping).
     again = client.post("/api/orders", json={"channel": "phone", "title": "x", "content": "路灯坏了", "request_type": "complaint",
                                              "triage_id": s["id"]}, headers=auth("operator"))
-    assert again.status_code == 409
+    assert again.status_code == 201
+    with state.sessions() as db:
+        record = db.execute(select(TriageRecord)).scalar_one()
+        assert record.order_id is not None and record.decision["urgency"] == "urgent"
+    # Someone else's suggestion is not linked either, and the order is registered all the same.
+    other = client.post("/api/triage", json={"text": "路灯坏了"}, headers=auth("dispatcher")).json()
+    assert client.post("/api/orders", json={"channel": "phone", "title": "y", "content": "路灯坏了", "request_type": "complaint",
+                                            "triage_id": other["id"]}, headers=auth("operator")).status_code == 201
+    with state.sessions() as db:
+        assert db.get(TriageRecord, other["id"]).order_id is None
     assert order["number"]
 
 
@@ -113,3 +122,24 @@ def test_model_endpoint_says_which_model(client, auth):
     r = client.get("/api/triage/model", headers=auth("operator"))
     assert r.status_code == 200
     assert r.json()["version"] == "builtin" and r.json()["parts"]["route"]["examples"] > 100
+
+
+def test_duplicates_only_for_order_readers_and_phone_only_for_pii_roles(state, client, auth):
+    register(client, auth, title="张三家门口路灯不亮")
+    body = {"text": "人民中路一段路灯坏了一周，晚上很黑，请尽快修。", "caller_phone": "13900001111", "record": False}
+    assert client.post("/api/triage", json=body, headers=auth("police")).json()["duplicates"] == []
+    seen = client.post("/api/triage", json=body, headers=auth("supervisor")).json()["duplicates"]
+    assert seen and all("同一来电人" not in d["reasons"] for d in seen)  # a supervisor does not see phones
+    assert "同一来电人" in client.post("/api/triage", json=body, headers=auth("operator")).json()["duplicates"][0]["reasons"]
+
+
+def test_decision_order_must_be_the_operators_own(state, client, auth, tokens):
+    mine = register(client, auth)
+    s = client.post("/api/triage", json={"text": "楼上有人喊救命"}, headers=auth("operator")).json()
+    r = client.post(f"/api/triage/{s['id']}/decision", json={"route": "110", "order": mine["number"]},
+                    headers=auth("operator"))
+    assert r.status_code == 200
+    s2 = client.post("/api/triage", json={"text": "楼上有人喊救命"}, headers=auth("dispatcher")).json()
+    r = client.post(f"/api/triage/{s2['id']}/decision", json={"route": "110", "order": mine["number"]},
+                    headers=auth("dispatcher"))
+    assert r.status_code == 403

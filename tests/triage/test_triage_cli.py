@@ -49,7 +49,18 @@ def test_triage_jsonl(state, tmp_path):
     assert out[0]["route"] == "12345" and out[1]["route"] == "110"
     assert CONTRACT <= set(out[0])
     assert out[2]["error"] and out[3]["line"] == 4
-    assert "无法解析" in result.stderr
+    assert "无法处理" in result.stderr
+
+
+def test_triage_jsonl_survives_bad_types_and_bytes(state, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "text": "\xe8\xb7\xaf\xe7\x81\xaf\xe5\x9d\x8f\xe4\xba\x86", "title": 5}\n'
+                     b'\xff\xfe broken\n' + '{"id": 3, "text": "路灯坏了"}\n'.encode())
+    result = runner.invoke(app, ["triage", "--jsonl", str(path)], env=env(state))
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("id") for o in out] == [None, None, 3]
+    assert "title" in out[0]["error"] and "UTF-8" in out[1]["error"]
 
 
 def test_triage_needs_exactly_one_input(state):

@@ -84,6 +84,10 @@ def do_record_route(ctx: Ctx, record_id: int, route: str, note: str | None, *, a
     三方通话); ``order`` is the 工单 the transfer was made from, if any (its text is the training example)."""
     record = _own_record(ctx, record_id, actor)
     if order is not None:
+        # The order the operator transferred is one they registered; any other would teach the model a text
+        # that was never this suggestion's.
+        if order.registered_by_id != actor.user_id or actor.user_id is None:
+            raise Forbidden(f"工单 {order.number} 不是您登记的，不能作为这条建议的转办工单", field="order")
         record.order_id = order.id
     if route == "12345":
         raise Invalid("12345 受理的诉求请直接登记工单（登记时提交 triage_id）", field="route")

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from civiclink.db import writing
 from civiclink.deps import CtxDep, CurrentActor, StateDep
 from civiclink.errors import ERROR_RESPONSES, Forbidden
-from civiclink.orgs.roles import Role
+from civiclink.orgs.roles import PII_ROLES, Role
 from civiclink.triage import actions
 from civiclink.triage.schemas import TriageDecisionIn, TriageIn, TriageRead
 from civiclink.triage.service import TriageInput
@@ -21,11 +21,19 @@ TRIAGE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.
                           Role.POLICE_COMMANDER})
 
 
-def run_triage(state, ctx, body: TriageIn) -> dict:
+# Who may see earlier orders as duplicates: the hotline's own staff who read orders anyway. The caller's phone
+# is matched only for the roles that see callers' numbers (R-507): for anyone else the endpoint would be a
+# phone-number → orders lookup.
+DUPLICATE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+
+def run_triage(state, ctx, body: TriageIn, actor) -> dict:
+    with_duplicates = ctx.settings.site_role == "hotline" and bool(actor.roles & DUPLICATE_ROLES)
+    phone = body.caller_phone if actor.roles & PII_ROLES else None
     item = TriageInput(text=body.text, title=body.title, address=body.address, channel=body.channel,
-                       caller_phone=body.caller_phone)
-    return state.triage.triage(item, directory=ctx.directory, session=ctx.session, now=ctx.now,
-                               knowledge=state.knowledge.get(ctx.session),
+                       caller_phone=phone)
+    return state.triage.triage(item, directory=ctx.directory, session=ctx.session if with_duplicates else None,
+                               now=ctx.now, knowledge=state.knowledge.get(ctx.session),
                                today=ctx.now.astimezone(ctx.settings.tz).date())
 
 
@@ -36,7 +44,7 @@ def triage(body: TriageIn, ctx: CtxDep, state: StateDep, actor: CurrentActor) ->
     confirmation or override is recorded for the next training."""
     if not actor.roles & TRIAGE_ROLES:
         raise Forbidden("您的角色不使用智能分诊")
-    result = run_triage(state, ctx, body)
+    result = run_triage(state, ctx, body, actor)
     record_id = None
     if body.record:
         with writing(ctx.session):

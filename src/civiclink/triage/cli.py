@@ -108,21 +108,26 @@ def triage(
 def _batch(state, ctx, path: Path, *, use_db: bool) -> None:
     from civiclink.cli import err, fail
 
-    stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     done = bad = 0
     started = last = time.monotonic()
     with stream:
-        for line_no, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
+        for line_no, raw in enumerate(stream, 1):
             try:
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
                 row = json.loads(line)
                 if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
                     raise ValueError('需要 {"id": …, "text": "…"}')
-            except (json.JSONDecodeError, ValueError) as exc:
+                for key in ("title", "address", "channel"):
+                    if row.get(key) is not None and not isinstance(row[key], str):
+                        raise ValueError(f"{key} 应为字符串")
+            except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
                 bad += 1
-                err.print(f"[red]第 {line_no} 行无法解析：[/red]{exc}")
-                sys.stdout.write(json.dumps({"id": None, "line": line_no, "error": str(exc)}, ensure_ascii=False) + "\n")
+                message = "不是 UTF-8 文本" if isinstance(exc, UnicodeDecodeError) else str(exc)
+                err.print(f"[red]第 {line_no} 行无法处理：[/red]{message}")
+                sys.stdout.write(json.dumps({"id": None, "line": line_no, "error": message}, ensure_ascii=False) + "\n")
                 continue
             result = {"id": row.get("id")} | _run(state, ctx, row["text"], title=row.get("title"),
                                                   address=row.get("address"), channel=row.get("channel"),
@@ -132,7 +137,7 @@ def _batch(state, ctx, path: Path, *, use_db: bool) -> None:
             if time.monotonic() - last > 2:  # progress on stderr, so stdout stays pure JSONL
                 last = time.monotonic()
                 err.print(f"已处理 {done} 条（{done / (last - started):.0f} 条/秒）")
-    err.print(f"完成：{done} 条" + (f"，{bad} 行无法解析" if bad else ""))
+    err.print(f"完成：{done} 条" + (f"，{bad} 行无法处理" if bad else ""))
     if bad and not done:
         fail("没有可处理的行")
 
@@ -166,6 +171,7 @@ def train(
     settings = load_settings()
     if from_db:
         with open_ctx(write=False, settings=settings) as (ctx, _state):
+            read_up_to = t.last_record_id(ctx.session)
             c, types, routes = t.examples_from_db(ctx.session)
         console.print(f"读取数据库：已分类工单 {len(c)} 条，话务员路由决定 {len(routes)} 条")
         category += c
@@ -184,7 +190,7 @@ def train(
     models.save(target)
     if from_db:
         with open_ctx(write=True, settings=settings) as (ctx, _state):
-            t.mark_used(ctx.session)
+            t.mark_used(ctx.session, read_up_to)
     held = models.category.meta.get("holdout") or {}
     console.print(f"已保存 {target}（版本 {models.version}，用时 {time.perf_counter() - started:.1f} 秒）；"
                   f"留出集准确率 {held.get('accuracy', '—')}，宏平均F1 {held.get('macro_f1', '—')}")

@@ -21,6 +21,7 @@ from civiclink.triage.text import normalize
 CUES_FILE = Path(__file__).resolve().parent / "data" / "cues.yaml"
 ROUTES = ("12345", "110", "joint", "ambiguous", "not_accepted")
 URGENCY_RANK = {"normal": 0, "urgent": 1, "emergency": 2}
+_WORD_CHARS = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,14 @@ class Cue:
     past_counts: bool = False
     tags: tuple[str, ...] = ()
     needs: re.Pattern | None = None
+    unless: re.Pattern | None = None  # a `resolved` cue does not count when these words are also there
 
 
 @dataclass
 class Found:
     cue: Cue
     text: str  # the words that matched
+    start: int = 0
 
     def as_dict(self) -> dict:
         d = {"id": self.cue.id, "label": self.cue.label, "kind": self.cue.kind, "rule": self.cue.rule,
@@ -69,6 +72,7 @@ class RouteDecision:
 class Lexicon:
     cues: tuple[Cue, ...]
     negation: re.Pattern
+    negation_adjacent: re.Pattern
     hypothetical: re.Pattern
     clause_break: re.Pattern
 
@@ -82,8 +86,11 @@ class Lexicon:
                             rule=raw["rule"], pattern=re.compile(pattern), urgency=raw.get("urgency"),
                             channel=raw.get("channel"), also=raw.get("also"),
                             past_counts=bool(raw.get("past_counts", False)), tags=tuple(raw.get("tags", ())),
-                            needs=re.compile(raw["needs"]) if raw.get("needs") else None))
-        return cls(cues=tuple(cues), negation=re.compile(f"(?:{data['negations']})"),
+                            needs=re.compile(raw["needs"]) if raw.get("needs") else None,
+                            unless=re.compile(raw["unless"]) if raw.get("unless") else None))
+        return cls(cues=tuple(cues),
+                   negation=re.compile(f"(?:{data['negations']})[\u4e00-\u9fff]{{0,2}}$"),
+                   negation_adjacent=re.compile(f"(?:{data['negation_adjacent']})$"),
                    hypothetical=re.compile(data["hypothetical"]),
                    clause_break=re.compile(data["clause_breaks"]))
 
@@ -93,20 +100,31 @@ class Lexicon:
         for cue in self.cues:
             if cue.needs is not None and not cue.needs.search(text):
                 continue
+            if cue.unless is not None and cue.unless.search(text):
+                continue
             for m in cue.pattern.finditer(text):
-                if not self._negated(text, m.start()):
-                    found.append(Found(cue, m.group(0)))
+                if not self._cancelled(cue, text, m.start()):
+                    found.append(Found(cue, m.group(0), m.start()))
                     break
         return found
 
-    def _negated(self, text: str, start: int) -> bool:
-        # Only the few characters before the cue in its own clause: "还没人掉下去" and "不是打架" cancel the
-        # cue, while "没过多久就打起来了" (negation far back, another verb between) does not.
+    def _cancelled(self, cue: Cue, text: str, start: int) -> bool:
+        """Is this occurrence negated or hypothetical? Only words close before it in its own clause count:
+        "还没人掉下去" and "不是吵架打架" cancel, "没完没了地打" and "无缘无故砍伤" do not."""
         clause_start = 0
         for m in self.clause_break.finditer(text, 0, start):
             clause_start = m.end()
         window = text[max(clause_start, start - 4) : start]
-        return bool(self.negation.search(window)) or bool(self.hypothetical.search(text, clause_start, start))
+        if self.negation.search(window) or self.negation_adjacent.search(window):
+            return True
+        if "threat" in cue.tags:
+            return False  # "如果你们不来他就要杀了我" is a threat, not a hypothesis
+        near = max(clause_start, start - 8)
+        for m in self.hypothetical.finditer(text, near, start):
+            between = text[m.end() : start]
+            if not re.search(r"[就要会]", between):
+                return True
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -120,10 +138,12 @@ def decide_route(text: str, *, lexicon: Lexicon | None = None, category_confiden
     lexicon = lexicon or default_lexicon()
     text = normalize(text)
     found = lexicon.find(text)
-    resolved = any(f.cue.kind == "resolved" for f in found)
-    if resolved:
-        # "警察来了就处理掉了，现在想问监控归谁管": the violence is over; a theft or fraud is still a case.
-        found = [f for f in found if not ("violence" in f.cue.tags and not f.cue.past_counts)]
+    resolved_at = [f.start for f in found if f.cue.kind == "resolved"]
+    if resolved_at:
+        # "警察来了就处理掉了，现在想问监控归谁管": violence told *before* it was dealt with is over; violence told
+        # after ("已经报警了，现在有人拿刀在追我") is not, and a theft or fraud is still a case either way.
+        last = max(resolved_at)
+        found = [f for f in found if not ("violence" in f.cue.tags and not f.cue.past_counts and f.start < last)]
 
     def score(kind: str) -> int:
         return sum(f.cue.weight for f in found if f.cue.kind == kind)
@@ -153,7 +173,8 @@ def decide_route(text: str, *, lexicon: Lexicon | None = None, category_confiden
         channel = next(f.cue.channel for f in found if f.cue.kind == "refer")
         return decision("not_accepted", 0.8, "不属于12345受理范围，请告知来电人正确渠道", channel=channel)
     # Too little to judge: a few characters, or a short text the category model cannot place either.
-    if len(text) < 6 or (category_confidence is not None and category_confidence < 0.25 and len(text) < 30):
+    said = len(_WORD_CHARS.findall(text))  # punctuation and emoji say nothing
+    if said < 6 or (category_confidence is not None and category_confidence < 0.25 and said < 30):
         return decision("ambiguous", 0.4, "诉求内容过少，无法判断，请进一步询问")
     confidence = 0.9 if category_confidence is None else min(0.95, 0.6 + 0.4 * category_confidence)
     return decision("12345", confidence, "非紧急政务服务诉求，由12345受理")

@@ -141,6 +141,11 @@ class DuplicateFinder:
     """The app's duplicate index over the orders of the last ``window_days``, brought up to date from the
     database (orders registered since the last look, by any process) before each search."""
 
+    # PostgreSQL hands out ids at INSERT but they become visible at COMMIT: an order with a lower id can appear
+    # after one with a higher id. Each refresh looks again at the last OVERLAP ids and skips those it has.
+    OVERLAP = 2000
+    AGE_OUT_EVERY = timedelta(hours=6)
+
     def __init__(self, *, window_days: int = 365, place_days: int = 7, limit: int = 5, threshold: float = 0.45):
         self.window = timedelta(days=window_days)
         self.place_window = timedelta(days=place_days)
@@ -148,7 +153,8 @@ class DuplicateFinder:
         self.threshold = threshold
         self.index = LshIndex()
         self._last_id = 0
-        self._oldest_id = 0
+        self._recent: set[int] = set()  # indexed ids within OVERLAP of the newest
+        self._aged_at: datetime | None = None
         self._lock = threading.Lock()
 
     def refresh(self, session: Session, now: datetime) -> None:
@@ -158,26 +164,41 @@ class DuplicateFinder:
             newest = session.execute(select(func.max(WorkOrder.id))).scalar() or 0
             if newest < self._last_id:
                 # Ids went back: the table was emptied or restored from a backup. Start over.
-                self.index, self._last_id = LshIndex(), 0
+                self.index, self._last_id, self._recent, self._aged_at = LshIndex(), 0, set(), None
             since = now - self.window
             first_load = self._last_id == 0
             rows = session.execute(
                 select(WorkOrder.id, WorkOrder.title, WorkOrder.content)
-                .where(WorkOrder.id > self._last_id, WorkOrder.registered_at >= since)
+                .where(WorkOrder.id > max(0, self._last_id - self.OVERLAP), WorkOrder.registered_at >= since)
                 .order_by(WorkOrder.id)
             ).all()
             ids, keys = [], []
             for oid, title, content in rows:
+                if oid in self._recent:
+                    continue
                 sig = signature(shingles(f"{title}{content}"))
                 if sig is not None:
                     ids.append(oid)
                     keys.append(band_keys(sig))
+                self._recent.add(oid)
                 self._last_id = max(self._last_id, oid)
+            floor = self._last_id - self.OVERLAP
+            self._recent = {i for i in self._recent if i > floor}
             if first_load or len(ids) > 1000:
                 self.index.add_many(ids, keys)
             else:
                 for oid, k in zip(ids, keys, strict=True):
                     self.index.add(oid, k)
+            if self._aged_at is None or now - self._aged_at > self.AGE_OUT_EVERY:
+                # Orders older than the window leave the index (ids grow with registration time).
+                oldest = session.execute(select(func.min(WorkOrder.id)).where(WorkOrder.registered_at >= since)).scalar()
+                if oldest is not None:
+                    self.index.remove_below(oldest)
+                self._aged_at = now
+
+    def _candidates(self, keys: np.ndarray) -> dict[int, int]:
+        with self._lock:  # a fold or bulk load swaps the arrays
+            return self.index.query(keys)
 
     def find(self, session: Session, *, text: str, title: str | None, now: datetime,
              caller_phone: str | None = None, place_id: int | None = None, category_id: int | None = None,
@@ -189,7 +210,7 @@ class DuplicateFinder:
         reasons: dict[int, list[str]] = {}
         sig = signature(shingles(full))
         if sig is not None:
-            for oid, bands in self.index.query(band_keys(sig)).items():
+            for oid, bands in self._candidates(band_keys(sig)).items():
                 if bands >= 1:
                     reasons.setdefault(oid, [])
         since = now - self.window
@@ -213,7 +234,7 @@ class DuplicateFinder:
             select(WorkOrder.id, WorkOrder.number, WorkOrder.title, WorkOrder.content, WorkOrder.state,
                    WorkOrder.registered_at, WorkOrder.place_id, WorkOrder.category_id, WorkOrder.merged_into_id,
                    WorkOrder.duplicate_count)
-            .where(WorkOrder.id.in_(list(reasons)))
+            .where(WorkOrder.id.in_(list(reasons)), WorkOrder.registered_at >= since)
         ).all()
         found = []
         for row in rows:

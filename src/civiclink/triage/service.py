@@ -11,7 +11,6 @@ project ships, and the category falls back to the keywords of the city's categor
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session
 
+from civiclink.i18n import LABELS
 from civiclink.orgs.service import CategoryInfo, OrgDirectory, UnitInfo
 from civiclink.triage import cues as route_rules
 from civiclink.triage.classifier import (
@@ -41,9 +41,9 @@ ROUTE_EXAMPLE_FILES = "route_examples*.yaml"
 CHANGES_FILE = Path(__file__).resolve().parents[1] / "orgs" / "data" / "nantong_changes.yaml"
 ROUTE_LABELS = {"12345": "12345受理", "110": "转110", "joint": "联动处置（110先期处置+12345）",
                 "ambiguous": "需人工研判（三方通话）", "not_accepted": "不予受理，告知正确渠道"}
-URGENCY_LABELS = {"emergency": "紧急", "urgent": "加急", "normal": "一般"}
-REQUEST_TYPE_LABELS = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "report": "举报",
-                       "suggestion": "建议"}
+# The app's own words for urgency and request type (i18n.py): what the operator reads is what they register.
+URGENCY_LABELS = LABELS["urgency"]
+REQUEST_TYPE_LABELS = LABELS["request_type"]
 KNOWLEDGE_QUERY_CHARS = 160
 # Below this, the model's category is shown as a hint only and the operator must choose.
 CATEGORY_SURE = 0.5
@@ -153,27 +153,47 @@ class TriageEngine:
                     if mtime is not None:
                         try:
                             models = TriageModels.load(path)
-                        except (ValueError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
-                            log.error("triage model file unusable, using the built-in one: %s", exc)
+                        except Exception as exc:  # noqa: BLE001 — any unreadable file: say so, keep triaging
+                            log.error("triage model file %s unusable, using the built-in models: %s: %s",
+                                      path, type(exc).__name__, str(exc)[:200])
                     self._models = models or builtin_models()
                     self._models_mtime = mtime
         return self._models
+
+    def warm_up(self, sessions) -> None:
+        """Load (or train) the models and build the duplicate index now rather than on the first request;
+        run in a background thread at start-up."""
+        try:
+            models = self.models
+            models.route.predict_one("预热")
+            from civiclink.triage.text import words
+
+            words("预热")
+            with sessions() as session:
+                self.duplicates.refresh(session, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 — warming is an optimisation; the first request will retry
+            log.exception("triage warm-up failed")
 
     # -- the whole triage -------------------------------------------------------------------------------------
 
     def triage(self, item: TriageInput, *, directory: OrgDirectory, session: Session | None, now: datetime,
                knowledge=None, today=None) -> dict:
+        """The whole suggestion. ``session`` is for the duplicate search (None: no search); the caller decides
+        whether the asker may see other orders and whether ``item.caller_phone`` may be used."""
         models = self.models
         memo: dict = {}  # n-gram features of this request's text, shared by the classifiers
         text = normalize(item.text)
         title = normalize(item.title) or None
         full = (title or "") + text
+        # The rules read title and text as separate sentences: the title's last words must not negate or
+        # frame the text's first clause ("担心孩子安全" + "孩子被人拐走了").
+        spoken = f"{title}。{text}" if title else text
         category, category_conf, category_alternatives = self._category(models, directory, text, title, memo)
         place, place_info = self._place(directory, item.address, full)
         department = directory.suggested_unit(category, place) if category or place else None
         # "Too little to judge" needs a trained category model: keyword matches alone say nothing of that.
         known = (category_conf if category else 0.0) if models.category is not None else None
-        decision = route_rules.decide_route(full, category_confidence=known)
+        decision = route_rules.decide_route(spoken, category_confidence=known)
         route, route_conf, model_cue = self._combine_route(decision, models.route.predict_one(full, memo=memo))
         request_type, type_conf = self._request_type(models, full, route, memo)
         cues = [f.as_dict() for f in decision.cues]
@@ -300,7 +320,9 @@ class TriageEngine:
             elif danger >= 0.4 + bar or (top == "ambiguous" and top_p >= 0.55 + bar):
                 route, conf = "ambiguous", 0.5
             elif top == "not_accepted" and top_p >= 0.6:
-                route, conf = "not_accepted", round(top_p * 0.9, 2)
+                # Turning a caller away needs the words of R-106 (a `refer` cue, with the channel to tell);
+                # the classifier alone only asks a person.
+                route, conf = "ambiguous", 0.5
             else:
                 conf = round(min(conf, probs.get("12345", 0.0) * 0.5 + conf * 0.5), 2)
         elif decision.route == "ambiguous":

@@ -120,11 +120,19 @@ def examples_from_db(session: Session) -> tuple[list[Example], list[Example], li
     return categories, types, routes
 
 
-def mark_used(session: Session) -> int:
+def mark_used(session: Session, up_to_id: int) -> int:
+    """Flag the decisions this training read: linked to an order (their text), decided before it began."""
     return session.execute(
-        update(TriageRecord).where(TriageRecord.decision.is_not(None), TriageRecord.used_in_training.is_(False))
+        update(TriageRecord).where(TriageRecord.decision.is_not(None), TriageRecord.used_in_training.is_(False),
+                                   TriageRecord.order_id.is_not(None), TriageRecord.id <= up_to_id)
         .values(used_in_training=True)
     ).rowcount
+
+
+def last_record_id(session: Session) -> int:
+    from sqlalchemy import func
+
+    return session.execute(select(func.max(TriageRecord.id))).scalar() or 0
 
 
 def _usable(examples: list[Example]) -> list[Example]:

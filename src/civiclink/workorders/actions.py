@@ -9,6 +9,7 @@ sealed into the hash chain at commit. A refused action raises before writing any
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from civiclink.audit.service import record_event
 from civiclink.config import Limit
 from civiclink.context import Ctx
-from civiclink.errors import Forbidden, Invalid, InvalidTransition, NotFound, StaleVersion
+from civiclink.errors import DomainError, Forbidden, Invalid, InvalidTransition, NotFound, StaleVersion
 from civiclink.i18n import label, labels
 from civiclink.orgs.roles import Actor, Role
 from civiclink.sla import clocks
@@ -42,6 +43,8 @@ from civiclink.workorders.states import REGISTER_ROLES, RULES, TERMINAL, Action,
 
 GRASSROOTS_KINDS = frozenset({"street", "town", "community", "village"})
 DISPATCH_TARGET_KINDS = frozenset({"department", "district", "county", "county_city", "zone", "street", "town"})
+
+log = logging.getLogger("civiclink.workorders")
 
 
 # -- loading and checking ------------------------------------------------------------------------------------
@@ -507,10 +510,20 @@ def do_register_order(ctx: Ctx, order_in: s.OrderCreate, *, actor: Actor, source
         _close_at_intake(ctx, order, order_in.intake_answer, existing, actor=actor, role=role,
                          knowledge_item=order_in.knowledge_item)
     if order_in.triage_id is not None:
-        from civiclink.triage.actions import do_link_order
-
-        do_link_order(ctx, order_in.triage_id, order, actor=actor)
+        _link_triage(ctx, order_in.triage_id, order, actor=actor)
     return order
+
+
+def _link_triage(ctx: Ctx, triage_id: int, order: WorkOrder, *, actor: Actor) -> None:
+    """Record what the operator made of the suggestion. Bookkeeping only: a stale or foreign ``triage_id`` (a
+    resubmitted form, one call with two matters) must not cost the caller their registration."""
+    from civiclink.triage.actions import do_link_order
+
+    try:
+        with ctx.session.begin_nested():
+            do_link_order(ctx, triage_id, order, actor=actor)
+    except DomainError as exc:
+        log.warning("triage suggestion %s not linked to %s: %s", triage_id, order.number, exc.code)
 
 
 def _close_at_intake(ctx, order, answer, existing, *, actor, role, knowledge_item: str | None = None):
