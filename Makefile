@@ -33,6 +33,7 @@ test-postgres: $(STAMP)
 
 ## Benchmarks (never part of `make test`).
 bench: $(STAMP)
+	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/exchange.py

@@ -46,7 +46,7 @@ def test_lsh_finds_the_near_duplicate_among_many():
 
 def test_bulk_load_fold_and_age_out():
     index = LshIndex()
-    index.add_many([1, 2], [keys("路灯坏了一周晚上很黑"), keys("公积金提取要什么材料")])
+    index.add_many(np.array([1, 2]), np.stack([keys("路灯坏了一周晚上很黑"), keys("公积金提取要什么材料")]))
     index.add(3, keys("路灯坏了一周晚上很黑啊"))
     index._fold()
     assert {1, 3} <= set(index.query(keys("路灯坏了一周晚上很黑")))

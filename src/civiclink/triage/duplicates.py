@@ -10,6 +10,7 @@ a score that weighs text similarity with the structured keys; the caller sees th
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -86,11 +87,12 @@ class LshIndex:
         if self._pending_count > 50_000:
             self._fold()
 
-    def add_many(self, ids: list[int], keys: list[np.ndarray]) -> None:
-        if not ids:
+    def add_many(self, ids: np.ndarray, keys: np.ndarray) -> None:
+        """Many orders at once: ``keys`` has one row of band keys per id."""
+        if not len(ids):
             return
-        all_keys = np.concatenate([self._keys, *keys])
-        all_ids = np.concatenate([self._ids, np.repeat(np.array(ids, dtype=np.int64), BANDS)])
+        all_keys = np.concatenate([self._keys, keys.reshape(-1)])
+        all_ids = np.concatenate([self._ids, np.repeat(np.asarray(ids, dtype=np.int64), BANDS)])
         order = np.argsort(all_keys, kind="stable")
         self._keys, self._ids = all_keys[order], all_ids[order]
         self.size += len(ids)
@@ -142,9 +144,14 @@ class DuplicateFinder:
     database (orders registered since the last look, by any process) before each search."""
 
     # PostgreSQL hands out ids at INSERT but they become visible at COMMIT: an order with a lower id can appear
-    # after one with a higher id. Each refresh looks again at the last OVERLAP ids and skips those it has.
+    # after one with a higher id. Every RECHECK the last OVERLAP ids are looked at again (skipping those indexed).
     OVERLAP = 2000
+    RECHECK = timedelta(seconds=30)
+    # Between two requests a second apart, looking for new orders once is enough: the same caller's and the
+    # same place's orders are found by SQL on every request anyway.
+    MIN_INTERVAL = 0.5
     AGE_OUT_EVERY = timedelta(hours=6)
+    PLACE_CANDIDATES = 50
 
     def __init__(self, *, window_days: int = 365, place_days: int = 7, limit: int = 5, threshold: float = 0.45):
         self.window = timedelta(days=window_days)
@@ -154,25 +161,34 @@ class DuplicateFinder:
         self.index = LshIndex()
         self._last_id = 0
         self._recent: set[int] = set()  # indexed ids within OVERLAP of the newest
+        self._rechecked_at: datetime | None = None
         self._aged_at: datetime | None = None
+        self._refreshed = 0.0  # monotonic time of the last look for new orders
         self._lock = threading.Lock()
 
-    def refresh(self, session: Session, now: datetime) -> None:
+    def refresh(self, session: Session, now: datetime, *, force: bool = False) -> None:
         from civiclink.workorders.models import WorkOrder
 
+        if not force and time.monotonic() - self._refreshed < self.MIN_INTERVAL:
+            return
         with self._lock:
-            newest = session.execute(select(func.max(WorkOrder.id))).scalar() or 0
-            if newest < self._last_id:
-                # Ids went back: the table was emptied or restored from a backup. Start over.
-                self.index, self._last_id, self._recent, self._aged_at = LshIndex(), 0, set(), None
             since = now - self.window
+            recheck = self._rechecked_at is None or now - self._rechecked_at > self.RECHECK
+            if recheck and self._last_id:
+                newest = session.execute(select(func.max(WorkOrder.id))).scalar() or 0
+                if newest < self._last_id:
+                    # Ids went back: the table was emptied or restored from a backup. Start over.
+                    self.index, self._last_id, self._recent, self._aged_at = LshIndex(), 0, set(), None
             first_load = self._last_id == 0
+            start = max(0, self._last_id - self.OVERLAP) if recheck else self._last_id
             rows = session.execute(
                 select(WorkOrder.id, WorkOrder.title, WorkOrder.content)
-                .where(WorkOrder.id > max(0, self._last_id - self.OVERLAP), WorkOrder.registered_at >= since)
+                .where(WorkOrder.id > start, WorkOrder.registered_at >= since)
                 .order_by(WorkOrder.id)
-            ).all()
+                .execution_options(yield_per=5000)  # a year of orders is streamed, not held in memory at once
+            )
             ids, keys = [], []
+            chunk_ids, chunk_keys = [], []  # compact numpy blocks: a year is ~900 k rows of 12 keys
             for oid, title, content in rows:
                 if oid in self._recent:
                     continue
@@ -180,21 +196,33 @@ class DuplicateFinder:
                 if sig is not None:
                     ids.append(oid)
                     keys.append(band_keys(sig))
-                self._recent.add(oid)
+                    if len(ids) == 5000:
+                        chunk_ids.append(np.array(ids, dtype=np.int64))
+                        chunk_keys.append(np.stack(keys))
+                        ids, keys = [], []
+                if oid > self._last_id - self.OVERLAP:
+                    self._recent.add(oid)
                 self._last_id = max(self._last_id, oid)
             floor = self._last_id - self.OVERLAP
             self._recent = {i for i in self._recent if i > floor}
-            if first_load or len(ids) > 1000:
-                self.index.add_many(ids, keys)
+            if chunk_ids or first_load:
+                if ids:
+                    chunk_ids.append(np.array(ids, dtype=np.int64))
+                    chunk_keys.append(np.stack(keys))
+                if chunk_ids:
+                    self.index.add_many(np.concatenate(chunk_ids), np.concatenate(chunk_keys))
             else:
                 for oid, k in zip(ids, keys, strict=True):
                     self.index.add(oid, k)
+            if recheck:
+                self._rechecked_at = now
             if self._aged_at is None or now - self._aged_at > self.AGE_OUT_EVERY:
                 # Orders older than the window leave the index (ids grow with registration time).
                 oldest = session.execute(select(func.min(WorkOrder.id)).where(WorkOrder.registered_at >= since)).scalar()
                 if oldest is not None:
                     self.index.remove_below(oldest)
                 self._aged_at = now
+            self._refreshed = time.monotonic()
 
     def _candidates(self, keys: np.ndarray) -> dict[int, int]:
         with self._lock:  # a fold or bulk load swaps the arrays
@@ -225,7 +253,7 @@ class DuplicateFinder:
                                            WorkOrder.registered_at >= now - self.place_window)
             if category_id is not None:
                 q = q.where(WorkOrder.category_id == category_id)
-            for (oid,) in session.execute(q.order_by(WorkOrder.id.desc()).limit(200)):
+            for (oid,) in session.execute(q.order_by(WorkOrder.id.desc()).limit(self.PLACE_CANDIDATES)):
                 reasons.setdefault(oid, []).append("同一属地同类诉求" if category_id is not None else "同一属地")
         reasons.pop(exclude_id, None)
         if not reasons:

@@ -170,7 +170,7 @@ class TriageEngine:
 
             words("预热")
             with sessions() as session:
-                self.duplicates.refresh(session, datetime.now(UTC))
+                self.duplicates.refresh(session, datetime.now(UTC), force=True)
         except Exception:  # noqa: BLE001 — warming is an optimisation; the first request will retry
             log.exception("triage warm-up failed")
 
