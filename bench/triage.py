@@ -566,7 +566,7 @@ def lsh_diagnostics(args, texts: list[str], rng: random.Random) -> None:
     keys = [dup.band_keys(sig) if (sig := dup.signature(g)) is not None else None for g in grams]
     ids = [i for i, k in enumerate(keys) if k is not None]
     index = dup.LshIndex()
-    index.add_many(ids, [keys[i] for i in ids])
+    index.add_many(np.array(ids), np.stack([keys[i] for i in ids]))
     buckets = Counter((b, k) for i in ids for b, k in enumerate(keys[i].tolist()))
     n_sample = 100 if args.quick else 200
     sample = rng.sample(ids, min(n_sample, len(ids)))

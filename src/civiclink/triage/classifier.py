@@ -122,7 +122,7 @@ class TextClassifier:
 
             title_vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, dtype=np.float32)
             xt = title_vectorizer.fit_transform([normalize(e.title) for e in titled])
-            title_model = LinearSVC(C=0.5, class_weight="balanced").fit(xt, [e.label for e in titled],
+            title_model = LinearSVC(C=0.5).fit(xt, [e.label for e in titled],
                                                sample_weight=np.array([e.weight for e in titled]))
         features = _features_of(vectorizer)
         title_features = CharGrams.from_sklearn(title_vectorizer) if title_vectorizer is not None else None
