@@ -85,17 +85,19 @@ def add_item(item_in: ItemCreate, ctx: CtxDep, state: StateDep, actor: CurrentAc
     return item_read(ctx, item)
 
 
-@router.put("/{code}", summary="修改知识条目（管理员）")
-def update_item(code: str, item_in: ItemUpdate, ctx: CtxDep, state: StateDep, actor: CurrentActor) -> ItemRead:
+def _change(ctx, state, code: str, do, body, actor) -> ItemRead:
+    """An admin's change of one item; this process re-indexes at once, others at their next revision check."""
     with writing(ctx.session):
-        item = actions.do_update_item(ctx, get_item(ctx.session, code), item_in, actor=actor)
+        item = do(ctx, get_item(ctx.session, code), body, actor=actor)
     state.knowledge.invalidate()
     return item_read(ctx, item)
+
+
+@router.put("/{code}", summary="修改知识条目（管理员）")
+def update_item(code: str, item_in: ItemUpdate, ctx: CtxDep, state: StateDep, actor: CurrentActor) -> ItemRead:
+    return _change(ctx, state, code, actions.do_update_item, item_in, actor)
 
 
 @router.post("/{code}/retire", summary="停用知识条目（管理员）")
 def retire_item(code: str, body: ItemRetire, ctx: CtxDep, state: StateDep, actor: CurrentActor) -> ItemRead:
-    with writing(ctx.session):
-        item = actions.do_retire_item(ctx, get_item(ctx.session, code), body, actor=actor)
-    state.knowledge.invalidate()
-    return item_read(ctx, item)
+    return _change(ctx, state, code, actions.do_retire_item, body, actor)

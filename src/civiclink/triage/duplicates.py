@@ -163,6 +163,7 @@ class DuplicateFinder:
     MIN_INTERVAL = 0.5
     AGE_OUT_EVERY = timedelta(hours=6)
     PLACE_CANDIDATES = 50
+    CALLER_CANDIDATES = 20  # the caller's most recent orders; a frequent caller's older ones add only time
 
     def __init__(self, *, window_days: int = 365, place_days: int = 7, limit: int = 5, threshold: float = 0.45):
         self.window = timedelta(days=window_days)
@@ -256,7 +257,7 @@ class DuplicateFinder:
         if caller_phone:
             for (oid,) in session.execute(
                 select(WorkOrder.id).where(WorkOrder.caller_phone == caller_phone, WorkOrder.registered_at >= since)
-                .order_by(WorkOrder.id.desc()).limit(50)
+                .order_by(WorkOrder.id.desc()).limit(self.CALLER_CANDIDATES)
             ):
                 reasons.setdefault(oid, []).append("同一来电人")
         if place_id is not None:
