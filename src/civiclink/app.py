@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,6 +40,8 @@ from civiclink.sla.service import calendar_snapshot
 from civiclink.triage.api import router as triage_router
 from civiclink.triage.service import TriageEngine
 from civiclink.triage.text import set_cache_dir
+from civiclink.web.pages import STATIC_DIR as CONSOLE_STATIC
+from civiclink.web.pages import router as console_router
 from civiclink.workorders.actions import install_session_hooks
 from civiclink.workorders.api import router as orders_router
 from civiclink.workorders.api import sla_router
@@ -181,12 +184,8 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         """The zh-CN labels of every code value (states, actions, channels, roles …)."""
         return LABELS
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(
-            f"<!doctype html><meta charset=utf-8><title>CivicLink</title>"
-            f"<h1>CivicLink · {settings.site_name}</h1><p>{site_kind}</p>"
-            f'<p><a href="/docs">接口文档 /docs</a></p>'
-        )
+    # The console (server-rendered pages; issue 5) and its static files (vendored htmx and ECharts).
+    app.include_router(console_router)
+    app.mount("/static", StaticFiles(directory=CONSOLE_STATIC), name="static")
 
     return app

@@ -150,6 +150,11 @@ def respond(model: BaseModel, status_code: int = 200) -> Response:
 async def get_current_actor(state: StateDep, ctx: CtxDep, token: TokenDep) -> Actor:
     if not token:
         raise NotAuthenticated("请先登录（Authorization: Bearer <token>）")
+    return await actor_for_token(state, ctx, token)
+
+
+async def actor_for_token(state: AppState, ctx: Ctx, token: str) -> Actor:
+    """Who holds this token (a bearer header of the API, or the console's session cookie)."""
     digest = token_digest(token, secret=state.settings.secret_key.get_secret_value())
     cached = state.tokens.get(digest, ctx.now)
     if cached is not None:
