@@ -56,6 +56,22 @@ def police_call(ctx, pa, **overrides) -> Incident:
     return incident
 
 
+def push_from_police(sites) -> str:
+    """110 registers a 双非 matter and pushes it to 12345 (系统推送); delivered. Returns the 警单 number."""
+    pa = sites.police_actors
+    with sites.write("police") as ctx:
+        incident = police_call(ctx, pa)
+        incident_act(ctx, incident, "transfer_to_12345", pa["jjy"], channel="system_push", reason="非警务事项（双非）")
+        number = incident.number
+    sites.pump()
+    return number
+
+
+def pushed_order(ctx, incident_number: str) -> WorkOrder:
+    [transfer] = transfers(ctx, direction="in", remote_number=incident_number)
+    return ctx.session.get(WorkOrder, transfer.order_id)
+
+
 def hotline_first_then_back_from_110(sites) -> str:
     """12345 first receives a call and transfers it to 110 (1); 110 signs and transfers it back (2, the one
     re-transfer of R-212). Returns the 工单 number, which now waits for 签收 at 12345 again."""
@@ -175,15 +191,10 @@ def test_r206_police_cannot_hand_an_escalation_back_onto_the_order_the_unit_is_h
 
 
 def test_r204_a_push_waiting_for_signature_cannot_be_merged_away(sites):
-    ha, pa = sites.hotline_actors, sites.police_actors
-    with sites.write("police") as ctx:
-        incident = police_call(ctx, pa)
-        incident_act(ctx, incident, "transfer_to_12345", pa["jjy"], channel="system_push", reason="非警务事项（双非）")
-        incident_number = incident.number
-    sites.pump()
+    ha = sites.hotline_actors
+    incident_number = push_from_police(sites)
     with sites.write("hotline") as ctx:
-        [transfer] = transfers(ctx, direction="in", remote_number=incident_number)
-        pushed = ctx.session.get(WorkOrder, transfer.order_id)
+        pushed = pushed_order(ctx, incident_number)
         main = register(ctx, ha, title="同一小区路灯不亮（另一来电）", content="小区路灯坏了。")
         assert Action.MERGE not in wo.allowed_actions(ctx, pushed, ha["dispatcher"])
         with pytest.raises(InvalidTransition, match="R-204"):
@@ -191,15 +202,10 @@ def test_r204_a_push_waiting_for_signature_cannot_be_merged_away(sites):
 
 
 def test_r503_an_accepted_push_merged_into_a_main_order_gets_its_result_back_to_110(sites):
-    ha, pa = sites.hotline_actors, sites.police_actors
-    with sites.write("police") as ctx:
-        incident = police_call(ctx, pa)
-        incident_act(ctx, incident, "transfer_to_12345", pa["jjy"], channel="system_push", reason="非警务事项（双非）")
-        incident_number = incident.number
-    sites.pump()
+    ha = sites.hotline_actors
+    incident_number = push_from_police(sites)
     with sites.write("hotline") as ctx:
-        [transfer] = transfers(ctx, direction="in", remote_number=incident_number)
-        pushed = ctx.session.get(WorkOrder, transfer.order_id)
+        pushed = pushed_order(ctx, incident_number)
         act(ctx, pushed, Action.ACCEPT_TRANSFER, ha["dispatcher"])
         main = register(ctx, ha, title="同一小区路灯不亮（另一来电）", content="小区路灯坏了。")
         act(ctx, pushed, Action.MERGE, ha["dispatcher"], into=main.number)

@@ -45,8 +45,6 @@ def test_emergency_goes_to_110_with_its_cues(client, auth):
 
 def test_duplicates_same_caller_and_similar_text(state, client, auth):
     first = register(client, auth)
-    register(client, auth, title="小区门口垃圾桶满了", content="小区门口垃圾桶好几天没人清了", category="hjbh.hjws",
-             caller={"phone": "13700002222"}) if False else None
     r = client.post("/api/triage", json={"text": "人民中路那段路灯还是坏的，一周了晚上很黑，麻烦修一下",
                                          "address": "崇川区人民中路", "caller_phone": "13900001111"},
                     headers=auth("operator"))

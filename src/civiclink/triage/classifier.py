@@ -59,10 +59,10 @@ class TextClassifier:
 
     @classmethod
     def train(cls, examples: list[Example], *, source: str, holdout: float = 0.1, seed: int = 7,
-              progress=None, vectorizer=None) -> TextClassifier:
+              progress=None, features: SharedFeatures | None = None) -> TextClassifier:
         """Fit on ``examples``; a stratified ``holdout`` share first fits the temperature and gives the
-        held-out scores recorded in ``meta``, then the model is refitted on everything. A fitted
-        ``vectorizer`` (see ``fit_vectorizer``) makes several classifiers share one set of features."""
+        held-out scores recorded in ``meta``, then the model is refitted on everything. ``features`` (see
+        ``fit_features``) makes several classifiers share one set of features."""
         examples = [e for e in examples if normalize(e.text) or normalize(e.title)]
         counts = Counter(e.label for e in examples)
         if len(counts) < 2:
@@ -83,7 +83,7 @@ class TextClassifier:
         temperature = 1.0
         if held:
             step(f"拟合（留出 {len(held)} 条用于校准）")
-            probe = cls._fit(fit_part, vectorizer)
+            probe = cls._fit(fit_part, features)
             scores = probe._scores([e.text for e in held], [e.title for e in held])
             gold = np.array([probe.labels.index(e.label) if e.label in probe.labels else -1 for e in held])
             keep = gold >= 0
@@ -93,24 +93,21 @@ class TextClassifier:
                                "accuracy": round(float((predicted[keep] == gold[keep]).mean()), 4),
                                "macro_f1": round(_macro_f1(gold[keep], predicted[keep], len(probe.labels)), 4)}
         step(f"拟合全部 {len(examples)} 条")
-        model = cls._fit(examples, vectorizer)
+        model = cls._fit(examples, features)
         model.temperature = temperature
         model.meta = meta
         return model
 
     @classmethod
-    def _fit(cls, examples: list[Example], vectorizer=None) -> TextClassifier:
+    def _fit(cls, examples: list[Example], features: SharedFeatures | None = None) -> TextClassifier:
         from sklearn.linear_model import RidgeClassifier
         from sklearn.svm import LinearSVC
 
         texts = [_joined(e.title, e.text) for e in examples]
         y = [e.label for e in examples]
         weights = np.array([e.weight for e in examples])
-        if vectorizer is None:
-            vectorizer = fit_vectorizer(texts)
-            x = vectorizer.transform(texts)
-        else:
-            x = vectorizer.transform(texts)
+        shared = features or fit_features(texts)
+        x = shared.vectorizer.transform(texts)
         ridge = RidgeClassifier(alpha=1.0, class_weight="balanced", solver="sparse_cg").fit(x, y, sample_weight=weights)
         svc = LinearSVC(C=0.5, class_weight="balanced").fit(x, y, sample_weight=weights)
         labels = [str(c) for c in ridge.classes_]
@@ -124,14 +121,13 @@ class TextClassifier:
             xt = title_vectorizer.fit_transform([normalize(e.title) for e in titled])
             title_model = LinearSVC(C=0.5).fit(xt, [e.label for e in titled],
                                                sample_weight=np.array([e.weight for e in titled]))
-        features = _features_of(vectorizer)
         title_features = CharGrams.from_sklearn(title_vectorizer) if title_vectorizer is not None else None
         models = [LinearScores.from_sklearn(ridge, labels).fit_scale(x),
                   LinearScores.from_sklearn(svc, labels).fit_scale(x)]
         title_scores = None
         if title_model is not None:
             title_scores = LinearScores.from_sklearn(title_model, labels).fit_scale(xt)
-        return cls(labels=labels, features=features, models=models, title_features=title_features,
+        return cls(labels=labels, features=shared.grams, models=models, title_features=title_features,
                    title_model=title_scores)
 
     # -- prediction -------------------------------------------------------------------------------------------
@@ -197,23 +193,24 @@ def load_model_file(cls, path: Path):
 MAX_CHARS = 2000  # a long letter's first 2,000 characters say what it is about; the rest only costs time
 
 
-def fit_vectorizer(texts: list[str]):
+@dataclass(frozen=True)
+class SharedFeatures:
+    """Fitted TF-IDF character n-grams: scikit-learn's vectorizer to fit classifiers with, and the same
+    vocabulary as ``CharGrams`` for the classifiers to keep. Classifiers trained with one ``SharedFeatures``
+    hold the same ``CharGrams`` object, so a request's text is turned into features once for all of them."""
+
+    vectorizer: object
+    grams: CharGrams
+
+
+def fit_features(texts: list[str]) -> SharedFeatures:
     """TF-IDF over character 1–3-grams (sublinear tf), fitted on ``texts``."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
                                  min_df=2 if len(texts) > 500 else 1, dtype=np.float32)
-    return vectorizer.fit([t[:MAX_CHARS] for t in texts])
-
-
-_last_features: list = [None, None]  # (vectorizer, its CharGrams): the last one converted
-
-
-def _features_of(vectorizer) -> CharGrams:
-    """One CharGrams per fitted vectorizer, so classifiers sharing a vectorizer share their features."""
-    if _last_features[0] is not vectorizer:
-        _last_features[:] = [vectorizer, CharGrams.from_sklearn(vectorizer)]
-    return _last_features[1]
+    vectorizer.fit([t[:MAX_CHARS] for t in texts])
+    return SharedFeatures(vectorizer, CharGrams.from_sklearn(vectorizer))
 
 
 @dataclass
@@ -258,10 +255,6 @@ class CharGrams:
         data = np.concatenate(values) if values else np.zeros(0, np.float32)
         idx = np.concatenate(indices) if indices else np.zeros(0, np.int32)
         return csr_matrix((data, idx, np.array(indptr)), shape=(len(texts), len(self.idf)))
-
-    def same_as(self, other: CharGrams) -> bool:
-        return (self.min_n, self.max_n) == (other.min_n, other.max_n) and self.vocabulary == other.vocabulary \
-            and np.array_equal(self.idf, other.idf)
 
 
 @dataclass

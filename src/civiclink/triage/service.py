@@ -27,7 +27,7 @@ from civiclink.triage.classifier import (
     FORMAT,
     Example,
     TextClassifier,
-    fit_vectorizer,
+    fit_features,
     load_model_file,
     save_model_file,
 )
@@ -59,19 +59,6 @@ class TriageModels:
     urgency: TextClassifier | None = None
     meta: dict = field(default_factory=dict)
 
-    def __post_init__(self):
-        self.share_features()
-
-    def share_features(self) -> None:
-        """Classifiers trained on the same texts have the same n-gram features: keep one copy, so a request's
-        text is turned into features once for all of them (and memory holds one vocabulary)."""
-        parts = [m for m in (self.route, self.urgency, self.request_type, self.category) if m is not None]
-        for i, model in enumerate(parts):
-            for earlier in parts[:i]:
-                if model.features is not earlier.features and model.features.same_as(earlier.features):
-                    model.features = earlier.features
-                    break
-
     @property
     def version(self) -> str:
         return self.meta.get("version", "builtin")
@@ -81,9 +68,7 @@ class TriageModels:
 
     @classmethod
     def load(cls, path: Path) -> TriageModels:
-        models = load_model_file(cls, path)
-        models.share_features()  # unpickling does not run __post_init__
-        return models
+        return load_model_file(cls, path)
 
 
 @lru_cache(maxsize=1)
@@ -102,12 +87,12 @@ def route_examples(field: str = "route") -> list[Example]:
 @lru_cache(maxsize=1)
 def builtin_models() -> TriageModels:
     """Trained in a few seconds from the written examples: used until `civiclink model train` has run."""
-    vectorizer = fit_vectorizer([e.text for e in route_examples()])
+    features = fit_features([e.text for e in route_examples()])
     return TriageModels(
-        route=TextClassifier.train(route_examples("route"), source="written examples", vectorizer=vectorizer),
-        urgency=TextClassifier.train(route_examples("urgency"), source="written examples", vectorizer=vectorizer),
+        route=TextClassifier.train(route_examples("route"), source="written examples", features=features),
+        urgency=TextClassifier.train(route_examples("urgency"), source="written examples", features=features),
         request_type=TextClassifier.train(route_examples("request_type"), source="written examples",
-                                          vectorizer=vectorizer),
+                                          features=features),
         meta={"format": FORMAT, "version": "builtin"})
 
 

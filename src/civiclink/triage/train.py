@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from civiclink.triage.classifier import FORMAT, Example, TextClassifier, _joined, fit_vectorizer
+from civiclink.triage.classifier import FORMAT, Example, TextClassifier, _joined, fit_features
 from civiclink.triage.models import TriageRecord
 from civiclink.triage.service import TriageModels, route_examples
 from civiclink.triage.text import normalize
@@ -151,15 +151,15 @@ def train_models(*, category: list[Example], request_type: list[Example] | None 
     types = _usable(deduplicate(list(request_type or []))) + route_examples("request_type")
     routes = route_examples("route") + list(route_extra or [])
     # One set of n-gram features for all four classifiers: a request is turned into features once.
-    vectorizer = fit_vectorizer(list({_joined(e.title, e.text) for e in category + types + routes}))
+    features = fit_features(list({_joined(e.title, e.text) for e in category + types + routes}))
     step(f"诉求分类模型：{len(category)} 条，{len({e.label for e in category})} 类")
     category_model = TextClassifier.train(category, source=source, progress=lambda m: step(f"  {m}"),
-                                          vectorizer=vectorizer)
+                                          features=features)
     step(f"诉求类型模型：{len(types)} 条")
-    type_model = TextClassifier.train(types, source=source + " + written examples", vectorizer=vectorizer)
-    urgency_model = TextClassifier.train(route_examples("urgency"), source="written examples", vectorizer=vectorizer)
+    type_model = TextClassifier.train(types, source=source + " + written examples", features=features)
+    urgency_model = TextClassifier.train(route_examples("urgency"), source="written examples", features=features)
     step(f"路由模型：{len(routes)} 条（其中话务员决定 {len(route_extra or [])} 条）")
-    route_model = TextClassifier.train(routes, source="written examples + operators' decisions", vectorizer=vectorizer)
+    route_model = TextClassifier.train(routes, source="written examples + operators' decisions", features=features)
     version = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     return TriageModels(route=route_model, category=category_model, request_type=type_model, urgency=urgency_model,
                         meta={"format": FORMAT, "version": version, "source": source,

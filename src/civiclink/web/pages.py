@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
@@ -92,8 +93,6 @@ def login(state: StateDep, ctx: CtxDep, username: Annotated[str, Form()] = "", p
 async def logout(request: Request, state: StateDep, ctx: CtxDep) -> Response:
     token = request.cookies.get(COOKIE)
     if token:
-        from fastapi.concurrency import run_in_threadpool
-
         await run_in_threadpool(_revoke, state, ctx, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
@@ -117,8 +116,6 @@ async def home(request: Request, state: StateDep, ctx: CtxDep) -> Response:
     actor = await page_actor(request, state, ctx)
     if actor is None:
         return RedirectResponse("/login", status_code=303)
-    from fastapi.concurrency import run_in_threadpool
-
     work = await run_in_threadpool(my_work, state, ctx, actor)
     unit = ctx.directory.unit(actor.unit_id)
     return render(state, "home.html", actor=actor, work=work, roles=labels("role", sorted(actor.roles)),
