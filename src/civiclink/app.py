@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -40,8 +39,7 @@ from civiclink.sla.service import calendar_snapshot
 from civiclink.triage.api import router as triage_router
 from civiclink.triage.service import TriageEngine
 from civiclink.triage.text import set_cache_dir
-from civiclink.web.pages import STATIC_DIR as CONSOLE_STATIC
-from civiclink.web.pages import router as console_router
+from civiclink.web import include_console
 from civiclink.workorders.actions import install_session_hooks
 from civiclink.workorders.api import router as orders_router
 from civiclink.workorders.api import sla_router
@@ -185,7 +183,6 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         return LABELS
 
     # The console (server-rendered pages; issue 5) and its static files (vendored htmx and ECharts).
-    app.include_router(console_router)
-    app.mount("/static", StaticFiles(directory=CONSOLE_STATIC), name="static")
+    include_console(app, settings.site_role)
 
     return app

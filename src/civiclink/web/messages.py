@@ -1,4 +1,8 @@
-"""The console's message catalogue (zh-CN): every word a page shows comes from messages.zh-CN.yaml."""
+"""The console's message catalogue (zh-CN): every word a page shows comes from the files in messages.zh-CN/.
+
+One catalogue in several files (one per area of the console: common, orders, desk, dashboard, admin) so that
+wording is found next to its neighbours; a key defined twice is an error, caught by the tests.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,22 @@ from pathlib import Path
 
 import yaml
 
-CATALOGUE = Path(__file__).resolve().parent / "messages.zh-CN.yaml"
+CATALOGUE_DIR = Path(__file__).resolve().parent / "messages.zh-CN"
+
+
+def catalogue_files() -> list[Path]:
+    return sorted(CATALOGUE_DIR.glob("*.yaml"))
 
 
 @lru_cache(maxsize=1)
 def messages() -> dict[str, str]:
-    return {str(k): str(v) for k, v in yaml.safe_load(CATALOGUE.read_text(encoding="utf-8")).items()}
+    merged: dict[str, str] = {}
+    for path in catalogue_files():
+        for key, value in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            if str(key) in merged:
+                raise ValueError(f"{path.name}: message key {key!r} is defined twice")
+            merged[str(key)] = str(value)
+    return merged
 
 
 def t(key: str, **values) -> str:

@@ -8,49 +8,26 @@ tokens), HttpOnly and SameSite=Strict so that another site can neither read it n
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 
 from civiclink.db import writing
-from civiclink.deps import CtxDep, StateDep, actor_for_token
-from civiclink.errors import NotAuthenticated
+from civiclink.deps import CtxDep, StateDep
 from civiclink.i18n import labels
 from civiclink.orgs import actions as org_actions
 from civiclink.orgs.models import User
 from civiclink.orgs.roles import Actor, Role
 from civiclink.orgs.security import token_digest, verify_password
+from civiclink.web.console import COOKIE, STATIC_DIR, PageActor, render
 from civiclink.web.messages import t
 
-HERE = Path(__file__).resolve().parent
-STATIC_DIR = HERE / "static"
-COOKIE = "civiclink_session"
-
-templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
-templates.globals["t"] = t
-templates.globals["static"] = lambda path: f"/static/{path}"
+__all__ = ["STATIC_DIR", "router"]
 
 router = APIRouter(include_in_schema=False)
-
-
-def render(state, name: str, *, actor: Actor | None = None, status_code: int = 200, **values) -> HTMLResponse:
-    html = templates.get_template(name).render(site_name=state.settings.site_name, actor=actor, **values)
-    return HTMLResponse(html, status_code=status_code)
-
-
-async def page_actor(request: Request, state, ctx) -> Actor | None:
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    try:
-        return await actor_for_token(state, ctx, token)
-    except NotAuthenticated:
-        return None
 
 
 def _safe_next(value: str | None) -> str:
@@ -59,25 +36,25 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(state: StateDep, next: str = "/") -> HTMLResponse:
-    return render(state, "login.html", username="", error=None, next=_safe_next(next))
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", username="", error=None, next=_safe_next(next))
 
 
 @router.post("/login")
-def login(state: StateDep, ctx: CtxDep, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+def login(request: Request, state: StateDep, ctx: CtxDep, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "/") -> Response:
     from civiclink.orgs.api import DUMMY_HASH  # an unknown user costs a hash too: timing tells nothing
 
     username = username.strip()
     if not username or not password:
-        return render(state, "login.html", username=username, error=t("login.required"), next=_safe_next(next),
+        return render(request, "login.html", username=username, error=t("login.required"), next=_safe_next(next),
                       status_code=422)
     user = ctx.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
     if user is None or not ok or not user.active:
         error = t("login.inactive") if (user is not None and ok and not user.active) else t("login.failed")
         # What was typed stays in the form (but never the password).
-        return render(state, "login.html", username=username, error=error, next=_safe_next(next), status_code=401)
+        return render(request, "login.html", username=username, error=error, next=_safe_next(next), status_code=401)
     with writing(ctx.session):
         token, _row = org_actions.do_issue_token(
             ctx.session, user, secret=state.settings.secret_key.get_secret_value(), now=ctx.now,
@@ -112,13 +89,10 @@ def _revoke(state, ctx, token: str) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, state: StateDep, ctx: CtxDep) -> Response:
-    actor = await page_actor(request, state, ctx)
-    if actor is None:
-        return RedirectResponse("/login", status_code=303)
+async def home(request: Request, state: StateDep, ctx: CtxDep, actor: PageActor) -> Response:
     work = await run_in_threadpool(my_work, state, ctx, actor)
     unit = ctx.directory.unit(actor.unit_id)
-    return render(state, "home.html", actor=actor, work=work, roles=labels("role", sorted(actor.roles)),
+    return render(request, "home.html", actor=actor, work=work, roles=labels("role", sorted(actor.roles)),
                   unit=unit.label if unit else None)
 
 

@@ -1,0 +1,200 @@
+"""What every console page shares: the template environment, ``render``, the logged-in user (``PageActor``),
+the navigation each role sees, Chinese messages for form errors, and running a write through the writer.
+
+Pages call the same ``do_*`` actions and read functions as the API, with the same ``Actor``: the console can do
+nothing the API would refuse, and a role sees only the links and buttons of what it may do (issue 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
+
+from civiclink.deps import CtxDep, StateDep, actor_for_token
+from civiclink.errors import DomainError, NotAuthenticated
+from civiclink.i18n import label, labels
+from civiclink.orgs.roles import Actor, Role
+from civiclink.web.messages import t
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+COOKIE = "civiclink_session"
+
+
+def _fmt_time(value, fmt: str = "%m-%d %H:%M") -> str:
+    """A UTC datetime as the site's local time (the caller and the operator live in it)."""
+    if value is None:
+        return "—"
+    tz = templates.globals.get("_tz")
+    return (value.astimezone(tz) if tz is not None else value).strftime(fmt)
+
+
+templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                        trim_blocks=True, lstrip_blocks=True)
+templates.globals.update(t=t, label=label, labels=labels, static=lambda path: f"/static/{path}", quote=quote)
+templates.filters["time"] = _fmt_time
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    key: str  # message key
+
+
+def navigation(actor: Actor | None, site_role: str) -> list[NavItem]:
+    """The links a role sees (nothing it may not use)."""
+    if actor is None:
+        return []
+    items = [NavItem("/", "nav.home")]
+    if site_role == "police":
+        if actor.has(Role.POLICE_OPERATOR, Role.POLICE_COMMANDER, Role.ADMIN, Role.LEADER):
+            items.append(NavItem("/desk", "nav.desk"))
+    else:
+        if actor.has(Role.OPERATOR):
+            items.append(NavItem("/intake", "nav.intake"))
+        if actor.has(Role.DISPATCHER):
+            items.append(NavItem("/queue/dispatch", "nav.queue.dispatch"))
+        if actor.has(Role.UNIT_STAFF) and actor.unit_id is not None:
+            items.append(NavItem("/queue/unit", "nav.queue.unit"))
+        if actor.has(Role.SUPERVISOR):
+            items.append(NavItem("/queue/supervise", "nav.queue.supervise"))
+        if actor.has(Role.CALLBACK_AGENT):
+            items.append(NavItem("/queue/callback", "nav.queue.callback"))
+        items.append(NavItem("/orders", "nav.orders"))
+    if actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN, Role.POLICE_COMMANDER):
+        items.append(NavItem("/dashboard", "nav.dashboard"))
+    if actor.has(Role.ADMIN):
+        items.append(NavItem("/admin", "nav.admin"))
+    return items
+
+
+def render(request: Request, name: str, *, actor: Actor | None = None, status_code: int = 200,
+           headers: dict | None = None, **values) -> HTMLResponse:
+    state = request.app.state.civiclink
+    settings = state.settings
+    templates.globals["_tz"] = settings.tz
+    html = templates.get_template(name).render(
+        site_name=settings.site_name, site_role=settings.site_role, actor=actor, request=request,
+        nav=navigation(actor, settings.site_role), path=request.url.path, **values)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+class LoginRequired(Exception):
+    """Raised by ``PageActor`` when there is no valid session; answered with a redirect to the login page."""
+
+    def __init__(self, next_path: str):
+        self.next_path = next_path
+
+
+async def page_actor(request: Request, state, ctx) -> Actor | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return await actor_for_token(state, ctx, token)
+    except NotAuthenticated:
+        return None
+
+
+async def require_page_actor(request: Request, state: StateDep, ctx: CtxDep) -> Actor:
+    actor = await page_actor(request, state, ctx)
+    if actor is None:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return actor
+
+
+PageActor = Annotated[Actor, Depends(require_page_actor)]
+
+
+def login_redirect(request: Request, exc: LoginRequired):
+    from fastapi.responses import RedirectResponse, Response
+
+    target = "/login" if exc.next_path == "/" else f"/login?next={quote(exc.next_path, safe='')}"
+    if request.headers.get("HX-Request"):
+        # htmx follows this header with a full page load instead of swapping the login page into a fragment.
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------- form errors
+
+def _error_text(error: dict) -> str:
+    kind = error.get("type", "")
+    context = error.get("ctx") or {}
+    key = f"error.{kind}"
+    if key in _known_error_keys():
+        try:
+            return t(key, **{k: v for k, v in context.items() if isinstance(v, (int, float, str))})
+        except (KeyError, IndexError):
+            return t(key)
+    message = str(error.get("msg", ""))
+    # Our own validators already speak Chinese ("Value error, 联系上市民时必须填写满意度").
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _known_error_keys() -> set[str]:
+    from civiclink.web.messages import messages
+
+    return {k for k in messages() if k.startswith("error.")}
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """{field: Chinese message}; errors of the whole form under ``""``. Nested fields as ``caller.phone``."""
+    out: dict[str, str] = {}
+    for error in exc.errors():
+        where = ".".join(str(x) for x in error.get("loc", ()))
+        out.setdefault(where, _error_text(error))
+    return out
+
+
+def domain_error_text(exc: Exception) -> str:
+    if isinstance(exc, StaleDataError):
+        return t("error.stale")
+    if isinstance(exc, DomainError):
+        return exc.message
+    raise exc
+
+
+async def run_write(request: Request, ctx, write) -> Any:
+    """Run ``write(wctx)`` in the writer's batch (one transaction with its audit event and outbox message); its
+    return value (called after the commit if it is callable) is returned."""
+    state = request.app.state.civiclink
+
+    def job(wctx):
+        result = write(wctx)
+        return lambda: result
+
+    return await state.batcher.run(ctx, job)
+
+
+def form_dict(form) -> dict[str, Any]:
+    """An HTML form as a dict for a pydantic body: empty optional fields are left out (the model's default
+    applies), ``a.b`` names nest, checkboxes arrive as "on"/"true"."""
+    data: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            value = value.strip()
+        if value == "":
+            continue
+        target = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        if parts[-1] in target:
+            existing = target[parts[-1]]
+            target[parts[-1]] = (existing if isinstance(existing, list) else [existing]) + [value]
+        else:
+            target[parts[-1]] = value
+    return data
+
+
+def is_htmx(request: Request) -> bool:
+    return bool(request.headers.get("HX-Request"))
