@@ -1,7 +1,182 @@
-"""Console pages (issue 5): desk."""
+"""The 110 desk (police site): pushes from 12345 to 签收 (oldest first, overdue in red, R-204), incidents being
+handled (派警, 到场, 处置反馈), matters handed to 12345 (双非, 联合调处) waiting for 12345's write-back, 接警登记,
+and each 警单 with its cross-site timeline and the forms of exactly the actions this user may take.
+
+The forms are built from the API's body models (``INCIDENT_ACTION_BODIES``) and run ``do_incident_action``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm.exc import StaleDataError
+
+from civiclink.deps import CtxDep
+from civiclink.errors import DomainError, Forbidden, NotFound
+from civiclink.i18n import label
+from civiclink.incidents import actions, service
+from civiclink.incidents.schemas import INCIDENT_ACTION_BODIES, IncidentCreate
+from civiclink.incidents.states import IncidentAction, IncidentState
+from civiclink.orgs.roles import Actor, Role
+from civiclink.web.console import PageActor, domain_error_text, field_errors, form_dict, render, run_write
+from civiclink.web.forms import fields_of, parse
+from civiclink.web.messages import messages, t
 
 router = APIRouter(include_in_schema=False)
+DESK_ROLES = frozenset({Role.POLICE_OPERATOR, Role.POLICE_COMMANDER, Role.ADMIN, Role.LEADER})
+WRITE_ROLES = frozenset({Role.POLICE_OPERATOR, Role.POLICE_COMMANDER})
+WEIGHTY = {IncidentAction.RETURN, IncidentAction.TRANSFER_TO_12345, IncidentAction.JOINT_TO_12345}
+S = IncidentState
+
+SECTIONS = [  # key, states, oldest first?
+    ("received", [S.RECEIVED], True),
+    ("handling", [S.SIGNED, S.DISPATCHED, S.ARRIVED], True),
+    ("with_12345", [S.TRANSFERRED_TO_12345], True),
+    ("done", [S.FINISHED, S.RETURNED, S.CLOSED], False),
+]
+
+
+def _desk(ctx, actor: Actor) -> list[dict]:
+    sections = []
+    for key, states, oldest in SECTIONS:
+        page = service.list_incidents(ctx, actor, state=[str(s) for s in states], oldest_first=oldest, limit=50)
+        sections.append({"key": key, "title": t(f"desk.{key}"), "total": page.total, "items": page.items})
+    return sections
+
+
+def _guard(request: Request, actor: Actor, roles=DESK_ROLES) -> Response | None:
+    if not actor.roles & roles:
+        return render(request, "error.html", actor=actor, status_code=403, message=t("error.forbidden_page"))
+    return None
+
+
+@router.get("/desk")
+async def desk_page(request: Request, ctx: CtxDep, actor: PageActor, done: str | None = None) -> Response:
+    if (refused := _guard(request, actor)) is not None:
+        return refused
+    sections = await run_in_threadpool(_desk, ctx, actor)
+    return render(request, "desk.html", actor=actor, sections=sections, can_write=bool(actor.roles & WRITE_ROLES),
+                  done=_done_text(done))
+
+
+def _done_text(done: str | None) -> str | None:
+    if not done:
+        return None
+    return t(f"done.{done}") if f"done.{done}" in messages() else label("incident_action", done)
+
+
+# --------------------------------------------------------------------------------------------- 接警登记
+
+
+def _new_page(request, actor, *, values=None, errors=None, message=None, status_code=200):
+    return render(request, "desk_new.html", actor=actor, values=values or {"caller": {}}, errors=errors or {},
+                  message=message, status_code=status_code)
+
+
+@router.get("/desk/new")
+async def new_incident_page(request: Request, actor: PageActor) -> Response:
+    if (refused := _guard(request, actor, WRITE_ROLES)) is not None:
+        return refused
+    return _new_page(request, actor)
+
+
+@router.post("/desk/new")
+async def register_incident(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
+    if (refused := _guard(request, actor, WRITE_ROLES)) is not None:
+        return refused
+    values = form_dict(await request.form())
+    caller = values.setdefault("caller", {})
+    if isinstance(caller.get("confidential"), list):
+        caller["confidential"] = caller["confidential"][-1]
+    if isinstance(values.get("emergency"), list):
+        values["emergency"] = values["emergency"][-1]
+    try:
+        body = IncidentCreate.model_validate(values)
+    except Exception as exc:  # pydantic.ValidationError
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        return _new_page(request, actor, values=values, errors=field_errors(exc), message=t("error.form"),
+                         status_code=422)
+    try:
+        number = await run_write(request, ctx, lambda wctx: actions.do_register_incident(wctx, body,
+                                                                                         actor=actor).number)
+    except DomainError as exc:
+        return _new_page(request, actor, values=values, errors={exc.field or "": exc.message}, message=exc.message,
+                         status_code=exc.status_code)
+    return RedirectResponse(f"/desk/{number}?done=registered_incident", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------- 警单 detail
+
+
+def _detail(ctx, number: str, actor: Actor, *, failed=None, values=None, errors=None) -> dict:
+    incident = service.get_visible_incident(ctx, number, actor)
+    read = service.incident_read(ctx, incident, actor)
+    timeline = []
+    for e in service.timeline(ctx, incident):
+        kind = "incident_action" if e["action"].startswith("incident.") else "action"
+        state_label = label("incident_state" if kind == "incident_action" else "state", e["to_state"]) \
+            if e["to_state"] else ""
+        timeline.append({**e, "at": datetime.fromisoformat(e["at"]), "here": e["site"] == ctx.settings.site_code,
+                         "state": state_label})
+    forms = []
+    for action in IncidentAction:
+        if action.value not in read.allowed_actions:
+            continue
+        mine = action.value == failed
+        vals = dict(values or {}) if mine else {}
+        vals["version"] = read.version
+        forms.append({"action": action.value, "label": label("incident_action", action),
+                      "weighty": action in WEIGHTY, "open": mine, "error": (errors or {}).get("") if mine else None,
+                      "fields": fields_of(INCIDENT_ACTION_BODIES[action], values=vals,
+                                          errors=errors if mine else None, hidden={"version"})})
+    return {"incident": read, "timeline": timeline, "forms": forms}
+
+
+async def _render_detail(request, ctx, actor, number, *, status_code=200, message=None, done=None, **kw):
+    detail = await run_in_threadpool(lambda: _detail(ctx, number, actor, **kw))
+    return render(request, "incident.html", actor=actor, status_code=status_code, message=message,
+                  done=_done_text(done), **detail)
+
+
+@router.get("/desk/{number}")
+async def incident_page(number: str, request: Request, ctx: CtxDep, actor: PageActor,
+                        done: str | None = None) -> Response:
+    if (refused := _guard(request, actor)) is not None:
+        return refused
+    try:
+        return await _render_detail(request, ctx, actor, number, done=done)
+    except (Forbidden, NotFound) as exc:
+        return render(request, "error.html", actor=actor, status_code=exc.status_code, message=exc.message)
+
+
+@router.post("/desk/{number}/act/{action}")
+async def incident_action(number: str, action: str, request: Request, ctx: CtxDep, actor: PageActor) -> Response:
+    if (refused := _guard(request, actor)) is not None:
+        return refused
+    try:
+        chosen = IncidentAction(action)
+    except ValueError:
+        return render(request, "error.html", actor=actor, status_code=404, message=t("order.no_such_action"))
+    form = await request.form()
+    back = "/desk" if form.get("next") == "/desk" else None
+    body, errors, typed = parse(INCIDENT_ACTION_BODIES[chosen], form)
+    if body is None:
+        return await _render_detail(request, ctx, actor, number, status_code=422, message=t("error.form"),
+                                    failed=chosen.value, values=typed, errors=errors)
+    try:
+        await run_write(request, ctx, lambda wctx: actions.do_incident_action(wctx, number, chosen, body,
+                                                                              actor=actor) and None)
+    except (DomainError, StaleDataError) as exc:
+        ctx.session.rollback()
+        text = domain_error_text(exc)
+        return await _render_detail(request, ctx, actor, number, status_code=getattr(exc, "status_code", 409),
+                                    message=text, failed=chosen.value,
+                                    values={k: v for k, v in typed.items() if k != "version"},
+                                    errors={getattr(exc, "field", None) or "": text})
+    return RedirectResponse(f"{back or '/desk/' + number}?done={chosen.value}", status_code=303)

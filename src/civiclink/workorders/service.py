@@ -206,6 +206,9 @@ class OrderFilter:
     registered_from: datetime | None = None
     registered_to: datetime | None = None
     demo: bool | None = None
+    # "newest" (the API's default) or "due": the nearest running deadline first (a queue's order of work), orders
+    # without a running clock last.
+    sort: str = "newest"
 
 
 def list_orders(ctx: Ctx, actor: Actor, flt: OrderFilter, *, offset: int = 0, limit: int = 50) -> s.OrderPage:
@@ -240,12 +243,15 @@ def list_orders(ctx: Ctx, actor: Actor, flt: OrderFilter, *, offset: int = 0, li
         conditions.append(WorkOrder.is_demo.is_(flt.demo))
     where = and_(true(), *conditions)
     total = ctx.session.execute(select(func.count()).select_from(WorkOrder).where(where)).scalar_one()
-    rows = list(
-        ctx.session.execute(
-            select(WorkOrder).where(where).order_by(WorkOrder.registered_at.desc(), WorkOrder.id.desc())
-            .offset(offset).limit(limit)
-        ).scalars()
-    )
+    if flt.sort == "due":
+        due = (select(func.min(StageClock.due_at)).where(StageClock.order_id == WorkOrder.id,
+                                                         StageClock.stopped_at.is_(None))
+               .correlate(WorkOrder).scalar_subquery())
+        order_by = (due.is_(None), due, WorkOrder.id)
+    else:
+        order_by = (WorkOrder.registered_at.desc(), WorkOrder.id.desc())
+    rows = list(ctx.session.execute(select(WorkOrder).where(where).order_by(*order_by).offset(offset).limit(limit)
+                                    ).scalars())
     by_order = _clocks_by_order(ctx, [o.id for o in rows])
     return s.OrderPage(
         total=total, items=[s.OrderSummary(**_summary_fields(ctx, o, by_order[o.id])) for o in rows]

@@ -1,0 +1,37 @@
+"""The 110 desk on the police site: pushes from 12345 to 签收 (oldest first), 警单 detail with its forms, 接警登记
+with errors next to the field."""
+
+import pytest
+from tests.conftest import PASSWORD, restore_base
+
+from civiclink.app import create_app
+from civiclink.web.messages import t
+
+
+@pytest.fixture
+def police(police_app_state):
+    restore_base(police_app_state)
+    return police_app_state
+
+
+def police_client(police_app_state):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app(police_app_state.settings, state=police_app_state))
+    r = client.post("/login", data={"username": "jjy", "password": PASSWORD, "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_desk_registers_and_handles_an_incident(police):
+    client = police_client(police)
+    page = client.get("/desk")
+    assert page.status_code == 200 and t("desk.received") in page.text
+    bad = client.post("/desk/new", data={"title": "", "content": "有人在小区门口打架"})
+    assert bad.status_code == 422 and "有人在小区门口打架" in bad.text
+    r = client.post("/desk/new", data={"title": "小区门口打架", "content": "有人在小区门口打架", "emergency": "true"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    detail = client.get(r.headers["location"])
+    assert detail.status_code == 200 and "小区门口打架" in detail.text
+    assert "/act/finish" in detail.text

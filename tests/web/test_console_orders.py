@@ -1,0 +1,169 @@
+"""Order pages of the console: each role's queue, the order detail with only the actions this user may take,
+forms built from the API's body models, errors in Chinese next to the field with what was typed kept."""
+
+from tests.conftest import PASSWORD
+from tests.helpers import register, to_signed
+
+from civiclink.web.messages import t
+
+
+def login(client, username):
+    r = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_dispatcher_queue_dispatches_from_the_row(state, session, actors, client):
+    ctx = state.ctx(session)
+    order = register(ctx, actors)
+    session.commit()
+    login(client, "dispatcher")
+    page = client.get("/queue/dispatch")
+    assert page.status_code == 200, page.text
+    assert order.number in page.text and t("queue.dispatch.title") in page.text
+    r = client.post(f"/orders/{order.number}/act/dispatch",
+                    data={"version": order.version, "unit": "csgl", "next": "/queue/dispatch"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/queue/dispatch")
+    detail = client.get(f"/orders/{order.number}")
+    assert detail.status_code == 200
+    assert "已派单" in detail.text
+
+
+def test_order_detail_shows_only_allowed_actions(state, session, actors, client):
+    ctx = state.ctx(session)
+    order = to_signed(ctx, actors)
+    session.commit()
+    login(client, "staff_csgl")
+    page = client.get(f"/orders/{order.number}")
+    assert page.status_code == 200, page.text
+    assert f'action="/orders/{order.number}/act/reply"' in page.text
+    assert "/act/dispatch" not in page.text
+
+
+def test_bad_form_keeps_what_was_typed(state, session, actors, client):
+    ctx = state.ctx(session)
+    order = to_signed(ctx, actors)
+    session.commit()
+    login(client, "staff_csgl")
+    r = client.post(f"/orders/{order.number}/act/return", data={"version": order.version, "reason": "不属于本单位职责范围"})
+    assert r.status_code == 422
+    assert "不属于本单位职责范围" in r.text and t("error.missing") in r.text
+
+
+def test_intake_triage_panel_and_registration(state, session, client):
+    login(client, "operator")
+    page = client.get("/intake")
+    assert page.status_code == 200 and t("intake.title") in page.text
+    panel = client.post("/intake/triage", data={"content": "楼上邻居家里传出打斗声和呼救声，担心出事", "channel": "phone"})
+    assert panel.status_code == 200 and 'data-route="110"' in panel.text
+    r = client.post("/intake", data={"channel": "phone", "content": "小区门口路灯坏了一个星期，晚上很黑",
+                                     "request_type": "help", "urgency": "normal", "submit": "true",
+                                     "caller.phone": "13800000000"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    detail = client.get(r.headers["location"])
+    assert "小区门口路灯坏了一个星期" in detail.text
+
+
+def test_intake_error_keeps_the_text(client):
+    login(client, "operator")
+    r = client.post("/intake", data={"channel": "phone", "content": "", "title": "路灯", "request_type": "help",
+                                     "caller.phone": "1" * 40})
+    assert r.status_code == 422
+    assert 'value="路灯"' in r.text and "field-error" in r.text
+
+
+def _post(client, number, action, **data):
+    page = client.get(f"/orders/{number}")
+    version = int(page.text.split('name="version" value="', 1)[1].split('"', 1)[0])
+    r = client.post(f"/orders/{number}/act/{action}", data={"version": version, **data}, follow_redirects=False)
+    assert r.status_code == 303, r.text.split("notice error", 1)[-1][:300]
+    return client.get(r.headers["location"])
+
+
+def test_a_whole_12345_story_through_the_console(state, session, actors, client):
+    """Dispatched, returned, re-dispatched, extended, replied, called back unsatisfied, reopened, closed — each
+    step by the role whose page offers it, each form from the API's body model."""
+    from civiclink.workorders.models import WorkOrder
+
+    order = register(state.ctx(session), actors)
+    session.commit()
+    number = order.number
+
+    def as_user(name):
+        client.cookies.clear()
+        return login(client, name)
+
+    as_user("dispatcher")
+    _post(client, number, "dispatch", unit="csgl")
+    as_user("staff_csgl")
+    _post(client, number, "sign")
+    page = _post(client, number, "return", reason="路灯归属住建部门", basis="《南通市城市照明管理办法》第五条")
+    assert "退单申请" in page.text
+    as_user("dispatcher")
+    page = client.get("/queue/dispatch")
+    assert number in page.text
+    _post(client, number, "dispatch", unit="zjj")  # 改派 approves the return
+    as_user("staff_zjj")
+    _post(client, number, "sign")
+    _post(client, number, "request_extension", extra="5wd", reason="需更换电缆", basis="施工需协调供电部门")
+    as_user("supervisor")
+    assert number in client.get("/queue/supervise").text
+    _post(client, number, "approve_extension")
+    as_user("staff_zjj")
+    _post(client, number, "reply", content="已更换电缆，路灯恢复照明。")
+    as_user("dispatcher")
+    _post(client, number, "approve_reply")
+    as_user("callback")
+    assert number in client.get("/queue/callback").text
+    page = _post(client, number, "callback", method="phone", reached="true", satisfaction="4", resolved="false",
+                 note="市民称只修好了一盏")
+    as_user("supervisor")
+    page = _post(client, number, "reopen", reason="市民不满意：仍有路灯不亮")
+    assert "重办" in page.text
+    as_user("staff_zjj")
+    _post(client, number, "sign")  # 重办 comes back to the unit as a new piece of work
+    _post(client, number, "reply", content="其余路灯的电缆也已更换，全部恢复照明。")
+    as_user("dispatcher")
+    _post(client, number, "approve_reply")
+    as_user("callback")
+    page = _post(client, number, "callback", method="phone", reached="true", satisfaction="2", resolved="true")
+    if f"/orders/{number}/act/close" in page.text:  # a satisfied call-back may leave the close to the agent
+        page = _post(client, number, "close", reason="市民满意")
+    assert "已办结" in page.text
+    session.expire_all()
+    final = session.query(WorkOrder).filter_by(number=number).one()
+    assert final.state == "closed"
+    assert final.reopen_count == 1 and final.return_count == 1 and final.extension_count == 1
+    # The timeline shows every step with who did it.
+    timeline = page.text.split(t("order.timeline"), 1)[1]
+    for word in ("派单", "退单", "申请延期", "批准延期", "答复", "回访", "重办"):
+        assert word in timeline, word
+
+
+def test_pages_a_role_may_not_use(client):
+    login(client, "staff_csgl")
+    assert client.get("/queue/dispatch").status_code == 403
+    assert client.get("/intake").status_code == 403
+    home = client.get("/")
+    assert 'href="/queue/unit"' in home.text and 'href="/queue/dispatch"' not in home.text
+    assert 'href="/admin"' not in home.text
+
+
+def test_stale_version_is_refused_and_the_typed_text_kept(state, session, actors, client):
+    ctx = state.ctx(session)
+    order = to_signed(ctx, actors)
+    session.commit()
+    login(client, "staff_csgl")
+    r = client.post(f"/orders/{order.number}/act/progress", data={"version": order.version - 1,
+                                                                  "note": "已联系施工队"})
+    assert r.status_code == 409
+    assert "已联系施工队" in r.text
+
+
+def test_queue_needs_login_and_comes_back_after_it(client):
+    r = client.get("/queue/dispatch", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fqueue%2Fdispatch"
+    r = client.get("/queue/dispatch", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
