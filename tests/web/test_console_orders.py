@@ -167,3 +167,62 @@ def test_queue_needs_login_and_comes_back_after_it(client):
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fqueue%2Fdispatch"
     r = client.get("/queue/dispatch", headers={"HX-Request": "true"}, follow_redirects=False)
     assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
+
+
+def test_a_matter_for_another_channel_is_referred_without_an_order(state, session, client):
+    from sqlalchemy import func, select
+
+    from civiclink.triage.models import TriageRecord
+    from civiclink.workorders.models import WorkOrder
+
+    login(client, "operator")
+    text = "我要起诉前夫，法院判决他不执行，想申请强制执行"
+    panel = client.post("/intake/triage", data={"content": text, "channel": "phone"})
+    assert 'data-route="not_accepted"' in panel.text
+    page = client.post("/intake", data={"channel": "phone", "content": text, "request_type": "help", "then": "refer"})
+    assert page.status_code == 200 and "未生成工单" in page.text
+    session.expire_all()
+    assert session.execute(select(func.count()).select_from(WorkOrder)).scalar() == 0
+    record = session.execute(select(TriageRecord)).scalars().one()
+    assert record.decision["route"] == "not_accepted" and record.order_id is None
+
+
+def test_one_click_transfer_registers_and_transfers_in_one_step(state, session, client):
+    from sqlalchemy import select
+
+    from civiclink.linkage.models import Transfer
+    from civiclink.triage.models import TriageRecord
+    from civiclink.workorders.models import WorkOrder
+
+    login(client, "operator")
+    text = "楼上邻居家里传出打斗声和呼救声，担心出事"
+    r = client.post("/intake", data={"channel": "phone", "content": text, "request_type": "help",
+                                     "urgency": "emergency", "then": "transfer_110", "consent": ["false", "true"]},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text[-1500:]
+    session.expire_all()
+    order = session.execute(select(WorkOrder)).scalars().one()
+    assert order.state == "transferred_to_110"
+    transfer = session.execute(select(Transfer).where(Transfer.order_id == order.id)).scalars().one()
+    assert transfer.channel == "one_click" and transfer.direction == "out"
+    record = session.execute(select(TriageRecord)).scalars().one()
+    assert record.decision["route"] == "110" and record.order_id == order.id
+    assert "已转110" in client.get(r.headers["location"]).text
+
+
+def test_close_at_intake_with_a_knowledge_answer(state, session, client):
+    from sqlalchemy import select
+
+    from civiclink.sites import load_starter_knowledge
+    from civiclink.workorders.models import WorkOrder
+
+    load_starter_knowledge(state.ctx(session))
+    session.commit()
+    login(client, "operator")
+    code = "kb.guide.noise"
+    r = client.post("/intake", data={"channel": "phone", "content": "噪音扰民应该打哪个电话",
+                                     "request_type": "consultation", "close_with": code}, follow_redirects=False)
+    assert r.status_code == 303, r.text[-1500:]
+    session.expire_all()
+    order = session.execute(select(WorkOrder)).scalars().one()
+    assert order.state == "closed_at_intake" and order.intake_knowledge_code == code

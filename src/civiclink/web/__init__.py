@@ -21,10 +21,11 @@ def include_console(app: FastAPI, site_role: str) -> None:
 
         app.include_router(desk.router)
     else:
-        from civiclink.web import intake, orders
+        from civiclink.web import intake, joint, orders
 
         app.include_router(intake.router)
         app.include_router(orders.router)
+        app.include_router(joint.router)
     app.include_router(dashboard.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -69,6 +69,8 @@ def navigation(actor: Actor | None, site_role: str) -> list[NavItem]:
         if actor.has(Role.CALLBACK_AGENT):
             items.append(NavItem("/queue/callback", "nav.queue.callback"))
         items.append(NavItem("/orders", "nav.orders"))
+        if actor.has(Role.DISPATCHER, Role.CALLBACK_AGENT, Role.SUPERVISOR):
+            items.append(NavItem("/joint", "nav.joint"))
     if actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN, Role.POLICE_COMMANDER):
         items.append(NavItem("/dashboard", "nav.dashboard"))
     if actor.has(Role.ADMIN):

@@ -63,11 +63,12 @@ def _values(form) -> dict:
 
 
 def _page(request: Request, ctx, actor: Actor, *, values: dict | None = None, errors: dict | None = None,
-          message: str | None = None, status_code: int = 200, suggestion: dict | None = None) -> HTMLResponse:
+          message: str | None = None, status_code: int = 200, suggestion: dict | None = None,
+          done: str | None = None) -> HTMLResponse:
     values = values or {"channel": "phone", "request_type": "help", "urgency": "normal"}
     values.setdefault("caller", {})
     return render(request, "intake.html", actor=actor, values=values, errors=errors or {}, message=message,
-                  status_code=status_code, suggestion=suggestion, **choices(ctx))
+                  status_code=status_code, suggestion=suggestion, done=done, **choices(ctx))
 
 
 @router.get("/intake")
@@ -107,6 +108,25 @@ async def intake_triage(request: Request, ctx: CtxDep, actor: PageActor) -> Resp
     return render(request, "_triage.html", actor=actor, suggestion=suggestion)
 
 
+async def _refer(request: Request, ctx, actor: Actor, values: dict) -> Response:
+    """告知其他渠道 (R-106): the matter is not the hotline's (法院, 仲裁, 信访…); the caller is told where to go and
+    no 工单 is made. What triage suggested and what the operator decided are kept (without the text)."""
+    state = request.app.state.civiclink
+    body = _triage_input(values)
+    if body is None:
+        return _page(request, ctx, actor, values=values, errors={"content": t("error.missing")},
+                     message=t("error.form"), status_code=422)
+    suggestion = await run_in_threadpool(run_triage, state, ctx, body, actor)
+    note = str(values.get("refer_note") or suggestion.get("channel") or "")[:500] or None
+
+    def write(wctx):
+        record = triage_actions.do_record_suggestion(wctx, body.text, suggestion, actor=actor)
+        triage_actions.do_record_route(wctx, record.id, "not_accepted", note, actor=actor)
+
+    await run_write(request, ctx, write)
+    return _page(request, ctx, actor, message=None, done=t("intake.referred", channel=note or "—"))
+
+
 @router.post("/intake")
 async def register(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
     """登记. ``then`` says what follows in the same transaction: nothing (submit or keep), ``close`` with a
@@ -123,6 +143,8 @@ async def register(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
         then = "close"
     consent = values.pop("consent", "true")
     consent = str(consent[-1] if isinstance(consent, list) else consent).lower() in ("true", "on", "1")
+    if then == "refer":
+        return await _refer(request, ctx, actor, values)
     if not values.get("title") and values.get("content"):
         values["title"] = str(values["content"])[:TITLE_FROM_CONTENT]
     data = {k: v for k, v in values.items() if k in OrderCreate.model_fields}

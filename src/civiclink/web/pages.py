@@ -101,16 +101,16 @@ def my_work(state, ctx, actor: Actor) -> list[dict]:
     session = ctx.session
     items: list[dict] = []
 
-    def add(key: str, count: int, tone: str = "") -> None:
-        items.append({"label": t(key), "count": count, "tone": tone})
+    def add(key: str, count: int, tone: str = "", href: str | None = None) -> None:
+        items.append({"label": t(key), "count": count, "tone": tone, "href": href})
 
     if state.settings.site_role == "police":
         from civiclink.incidents.models import Incident
         from civiclink.incidents.states import IncidentState as S
 
         counts = dict(session.execute(select(Incident.state, func.count()).group_by(Incident.state)).all())
-        add("work.incidents_received", counts.get(S.RECEIVED, 0), "red" if counts.get(S.RECEIVED) else "")
-        add("work.incidents_open", sum(counts.get(s, 0) for s in (S.SIGNED, S.DISPATCHED, S.ARRIVED)))
+        add("work.incidents_received", counts.get(S.RECEIVED, 0), "red" if counts.get(S.RECEIVED) else "", "/desk")
+        add("work.incidents_open", sum(counts.get(s, 0) for s in (S.SIGNED, S.DISPATCHED, S.ARRIVED)), href="/desk")
         return items
     from civiclink.workorders.models import WorkOrder
     from civiclink.workorders.states import State as S
@@ -126,18 +126,19 @@ def my_work(state, ctx, actor: Actor) -> list[dict]:
         midnight = ctx.now.astimezone(ctx.settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
         mine = session.execute(select(func.count()).select_from(WorkOrder).where(
             WorkOrder.registered_by_id == actor.user_id, WorkOrder.registered_at >= midnight)).scalar()
-        add("work.registered_today", mine or 0)
-        add("work.registered", everyone.get(S.REGISTERED, 0))
+        add("work.registered_today", mine or 0, href="/intake")
+        add("work.registered", everyone.get(S.REGISTERED, 0), href="/orders?state=registered")
     if actor.has(Role.DISPATCHER):
-        add("work.awaiting_dispatch", everyone.get(S.AWAITING_DISPATCH, 0))
-        add("work.return_requested", everyone.get(S.RETURN_REQUESTED, 0), "yellow")
+        add("work.awaiting_dispatch", everyone.get(S.AWAITING_DISPATCH, 0), href="/queue/dispatch")
+        add("work.return_requested", everyone.get(S.RETURN_REQUESTED, 0), "yellow", "/orders?state=return_requested")
     if actor.has(Role.UNIT_STAFF) and actor.unit_id is not None:
         unit = by_state(WorkOrder.handling_unit_id == actor.unit_id)
-        add("work.dispatched", unit.get(S.DISPATCHED, 0), "yellow" if unit.get(S.DISPATCHED) else "")
-        add("work.in_progress", unit.get(S.SIGNED, 0) + unit.get(S.IN_PROGRESS, 0) + unit.get(S.REOPENED, 0))
+        add("work.dispatched", unit.get(S.DISPATCHED, 0), "yellow" if unit.get(S.DISPATCHED) else "", "/queue/unit")
+        add("work.in_progress", unit.get(S.SIGNED, 0) + unit.get(S.IN_PROGRESS, 0) + unit.get(S.REOPENED, 0),
+            href="/queue/unit")
     if actor.has(Role.SUPERVISOR):
-        add("work.extension_requested", everyone.get(S.EXTENSION_REQUESTED, 0))
-        add("work.replied", everyone.get(S.REPLIED, 0))
+        add("work.extension_requested", everyone.get(S.EXTENSION_REQUESTED, 0), href="/queue/supervise")
+        add("work.replied", everyone.get(S.REPLIED, 0), href="/orders?state=replied")
     if actor.has(Role.CALLBACK_AGENT):
-        add("work.awaiting_callback", everyone.get(S.AWAITING_CALLBACK, 0))
+        add("work.awaiting_callback", everyone.get(S.AWAITING_CALLBACK, 0), href="/queue/callback")
     return items

@@ -35,6 +35,8 @@
     if (!actions) return;
     var route = marker ? marker.dataset.route : "";
     actions.hidden = !(route === "110" || route === "joint" || route === "ambiguous");
+    var refer = document.getElementById("refer-actions");
+    if (refer) refer.hidden = route !== "not_accepted";
   }
   document.addEventListener("htmx:afterSwap", showRouteActions);
   document.addEventListener("DOMContentLoaded", showRouteActions);
