@@ -226,3 +226,27 @@ def test_close_at_intake_with_a_knowledge_answer(state, session, client):
     session.expire_all()
     order = session.execute(select(WorkOrder)).scalars().one()
     assert order.state == "closed_at_intake" and order.intake_knowledge_code == code
+
+
+def test_three_party_call_started_and_concluded_from_the_order_page(state, session, actors, client):
+    from sqlalchemy import select
+
+    from civiclink.linkage.models import Consultation
+
+    order = register(state.ctx(session), actors)
+    session.commit()
+    login(client, "operator")
+    r = client.post(f"/orders/{order.number}/consult", data={"summary": "来电人称与邻居争执，协商由谁受理"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get(r.headers["location"])
+    assert t("done.consult") in page.text and t("consult.conclude") in page.text
+    again = client.post(f"/orders/{order.number}/consult", data={})
+    assert again.status_code == 409 and "进行中的三方通话" in again.text
+    consultation = session.execute(select(Consultation)).scalars().one()
+    session.rollback()  # end this read transaction: the next read must see the page's write
+    r = client.post(f"/orders/{order.number}/consult/{consultation.id}",
+                    data={"outcome": "first_receiver", "note": "110认为不属警情"}, follow_redirects=False)
+    assert r.status_code == 303, r.text.split("notice error", 1)[-1][:300]
+    session.rollback()
+    assert session.execute(select(Consultation.outcome)).scalar_one() == "first_receiver"

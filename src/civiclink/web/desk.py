@@ -19,8 +19,9 @@ from civiclink.errors import DomainError, Forbidden, NotFound
 from civiclink.i18n import label
 from civiclink.incidents import actions, service
 from civiclink.incidents.schemas import INCIDENT_ACTION_BODIES, IncidentCreate
-from civiclink.incidents.states import IncidentAction, IncidentState
+from civiclink.incidents.states import TERMINAL, IncidentAction, IncidentState
 from civiclink.orgs.roles import Actor, Role
+from civiclink.web import consult
 from civiclink.web.console import PageActor, domain_error_text, field_errors, form_dict, render, run_write
 from civiclink.web.forms import fields_of, parse
 from civiclink.web.messages import messages, t
@@ -135,7 +136,9 @@ def _detail(ctx, number: str, actor: Actor, *, failed=None, values=None, errors=
                       "weighty": action in WEIGHTY, "open": mine, "error": (errors or {}).get("") if mine else None,
                       "fields": fields_of(INCIDENT_ACTION_BODIES[action], values=vals,
                                           errors=errors if mine else None, hidden={"version"})})
-    return {"incident": read, "timeline": timeline, "forms": forms}
+    return {"incident": read, "timeline": timeline, "forms": forms,
+            "consultations": consult.consultations_of(ctx, actor, incident_id=incident.id),
+            "can_consult": consult.can_consult(ctx, actor) and read.state not in {str(x) for x in TERMINAL}}
 
 
 async def _render_detail(request, ctx, actor, number, *, status_code=200, message=None, done=None, **kw):
@@ -180,3 +183,21 @@ async def incident_action(number: str, action: str, request: Request, ctx: CtxDe
                                     values={k: v for k, v in typed.items() if k != "version"},
                                     errors={getattr(exc, "field", None) or "": text})
     return RedirectResponse(f"{back or '/desk/' + number}?done={chosen.value}", status_code=303)
+
+
+@router.post("/desk/{number}/consult")
+async def start_consultation(number: str, request: Request, ctx: CtxDep, actor: PageActor) -> Response:
+    """三方通话 (R-202) from the 110 side: the caller, 110 and 12345 agree on who handles a matter."""
+    error = await consult.start(request, ctx, actor, number)
+    if error:
+        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
+    return RedirectResponse(f"/desk/{number}?done=consult", status_code=303)
+
+
+@router.post("/desk/{number}/consult/{consultation_id}")
+async def conclude_consultation(number: str, consultation_id: int, request: Request, ctx: CtxDep,
+                                actor: PageActor) -> Response:
+    error = await consult.conclude(request, ctx, actor, consultation_id)
+    if error:
+        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
+    return RedirectResponse(f"/desk/{number}?done=consult_concluded", status_code=303)

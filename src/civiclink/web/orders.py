@@ -21,6 +21,7 @@ from civiclink.errors import DomainError, Forbidden, NotFound
 from civiclink.i18n import LABELS, label
 from civiclink.linkage import service as linkage_service
 from civiclink.orgs.roles import Actor, Role
+from civiclink.web import consult
 from civiclink.web.console import PageActor, domain_error_text, render, run_write
 from civiclink.web.forms import fields_of, parse
 from civiclink.web.messages import messages, t
@@ -206,11 +207,7 @@ def _detail(ctx, number: str, actor: Actor) -> dict:
                             "state": label("incident_state", e["to_state"]) if e["to_state"] else "",
                             "data": _visible_data(e["data"] or {})})
     entries.sort(key=lambda e: e["at"])
-    from civiclink.linkage.models import Consultation
-
-    consultations = [linkage_service.consultation_read(c, sees_pii=linkage_service.sees_caller(ctx, actor))
-                     for c in ctx.session.execute(select(Consultation).where(Consultation.order_id == order.id)
-                                                  .order_by(Consultation.id)).scalars()]
+    consultations = consult.consultations_of(ctx, actor, order_id=order.id)
     return {"order": read, "orm": order, "timeline": entries, "consultations": consultations}
 
 
@@ -254,8 +251,7 @@ async def _render_detail(request: Request, ctx, actor: Actor, number: str, *, st
         return detail
 
     detail = await run_in_threadpool(load)
-    can_consult = actor.has(Role.OPERATOR, Role.DISPATCHER) and detail["order"].state not in {
-        s.value for s in TERMINAL}
+    can_consult = consult.can_consult(ctx, actor) and detail["order"].state not in {s.value for s in TERMINAL}
     done_text = None
     if done:
         done_text = t(f"done.{done}") if f"done.{done}" in messages() else label("action", done)
@@ -304,19 +300,9 @@ async def order_action(number: str, action: str, request: Request, ctx: CtxDep, 
 @router.post("/orders/{number}/consult")
 async def start_consultation(number: str, request: Request, ctx: CtxDep, actor: PageActor) -> Response:
     """三方通话 (R-202): the operator, the citizen and 110 on one call; the outcome is recorded later."""
-    from civiclink.linkage import actions as linkage_actions
-    from civiclink.linkage.schemas import ConsultationOpen
-
-    form = await request.form()
-    summary = str(form.get("summary", "")).strip() or None
-    body = ConsultationOpen(number=number, summary=summary, participants=[
-        {"side": "hotline", "name": actor.display_name or actor.username},
-        {"side": "citizen", "name": t("consult.citizen")}, {"side": "police", "name": t("consult.police")}])
-    try:
-        await run_write(request, ctx, lambda wctx: linkage_actions.do_open_consultation(wctx, body, actor=actor)
-                        and None)
-    except DomainError as exc:
-        return await _render_detail(request, ctx, actor, number, status_code=exc.status_code, message=exc.message)
+    error = await consult.start(request, ctx, actor, number)
+    if error:
+        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
     return RedirectResponse(f"/orders/{number}?done=consult", status_code=303)
 
 
@@ -324,18 +310,9 @@ async def start_consultation(number: str, request: Request, ctx: CtxDep, actor: 
 async def conclude_consultation(number: str, consultation_id: int, request: Request, ctx: CtxDep,
                                 actor: PageActor) -> Response:
     """The outcome of a 三方通话: 110 takes it over (transferred at once) or 12345 keeps it (首接兜底, R-212)."""
-    from civiclink.linkage import actions as linkage_actions
-    from civiclink.linkage.schemas import ConsultationConclude
-
-    body, errors, _typed = parse(ConsultationConclude, await request.form())
-    if body is None:
-        return await _render_detail(request, ctx, actor, number, status_code=422,
-                                    message=next(iter(errors.values())))
-    try:
-        await run_write(request, ctx, lambda wctx: linkage_actions.do_conclude_consultation(
-            wctx, consultation_id, body, actor=actor) and None)
-    except DomainError as exc:
-        return await _render_detail(request, ctx, actor, number, status_code=exc.status_code, message=exc.message)
+    error = await consult.conclude(request, ctx, actor, consultation_id)
+    if error:
+        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
     return RedirectResponse(f"/orders/{number}?done=consult_concluded", status_code=303)
 
 

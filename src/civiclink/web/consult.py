@@ -1,0 +1,63 @@
+"""三方通话 (R-202) from a record's page, on either site: start one (the citizen, this desk and the other
+platform's desk on one call) and record its outcome (对方受理, or 首接兜底 when no agreement). Shared by the 工单
+page and the 警单 page; the same ``do_*`` actions as /api/linkage/consultations."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from civiclink.errors import DomainError
+from civiclink.linkage import actions as linkage_actions
+from civiclink.linkage import service as linkage_service
+from civiclink.linkage.models import Consultation
+from civiclink.linkage.schemas import ConsultationConclude, ConsultationOpen
+from civiclink.orgs.roles import Actor
+from civiclink.web.console import run_write
+from civiclink.web.forms import parse
+from civiclink.web.messages import t
+
+
+def can_consult(ctx, actor: Actor) -> bool:
+    return bool(actor.roles & linkage_actions.CONSULT_ROLES[ctx.settings.site_role])
+
+
+def consultations_of(ctx, actor: Actor, *, order_id: int | None = None, incident_id: int | None = None) -> list:
+    column = Consultation.order_id if order_id is not None else Consultation.incident_id
+    rows = ctx.session.execute(select(Consultation).where(column == (order_id or incident_id))
+                               .order_by(Consultation.id)).scalars()
+    sees = linkage_service.sees_caller(ctx, actor)
+    return [linkage_service.consultation_read(c, sees_pii=sees) for c in rows]
+
+
+def opening(ctx, actor: Actor, number: str, summary: str | None) -> ConsultationOpen:
+    other = "police" if ctx.settings.site_role == "hotline" else "hotline"
+    return ConsultationOpen(number=number, summary=(summary or "")[:2000] or None, participants=[
+        {"side": ctx.settings.site_role, "name": actor.display_name or actor.username},
+        {"side": "citizen", "name": t("consult.citizen")},
+        {"side": other, "name": t(f"consult.{other}")}])
+
+
+async def start(request, ctx, actor: Actor, number: str) -> str | None:
+    """Start a 三方通话 on record ``number``; the error message, or None."""
+    form = await request.form()
+    body = opening(ctx, actor, number, str(form.get("summary", "")).strip())
+    try:
+        await run_write(request, ctx, lambda wctx: linkage_actions.do_open_consultation(wctx, body, actor=actor)
+                        and None)
+    except DomainError as exc:
+        ctx.session.rollback()
+        return exc.message
+    return None
+
+
+async def conclude(request, ctx, actor: Actor, consultation_id: int) -> str | None:
+    body, errors, _typed = parse(ConsultationConclude, await request.form())
+    if body is None:
+        return next(iter(errors.values()))
+    try:
+        await run_write(request, ctx, lambda wctx: linkage_actions.do_conclude_consultation(
+            wctx, consultation_id, body, actor=actor) and None)
+    except DomainError as exc:
+        ctx.session.rollback()
+        return exc.message
+    return None
