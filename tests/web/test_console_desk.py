@@ -35,3 +35,10 @@ def test_desk_registers_and_handles_an_incident(police):
     detail = client.get(r.headers["location"])
     assert detail.status_code == 200 and "小区门口打架" in detail.text
     assert "/act/finish" in detail.text
+
+
+def test_desk_triage_tells_a_non_police_matter(police):
+    client = police_client(police)
+    panel = client.post("/desk/triage", data={"content": "小区路灯坏了一个星期，晚上很黑，想请有关部门修一下"})
+    assert panel.status_code == 200 and 'data-route="12345"' in panel.text
+    assert "close_with" not in panel.text  # 直接办结 is the hotline's, not the desk's

@@ -112,6 +112,20 @@ async def register_incident(request: Request, ctx: CtxDep, actor: PageActor) -> 
     return RedirectResponse(f"/desk/{number}?done=registered_incident", status_code=303)
 
 
+@router.post("/desk/triage")
+async def desk_triage(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
+    """The triage panel on 接警登记: on the 110 side it mostly tells a 双非 matter (route 12345) from a 警情."""
+    from civiclink.triage.api import run_triage
+    from civiclink.web.intake import _triage_input
+
+    if not actor.roles & WRITE_ROLES:
+        return render(request, "error.html", actor=actor, status_code=403, message=t("error.forbidden_page"))
+    values = form_dict(await request.form())
+    body = _triage_input({**values, "content": values.get("content"), "caller": {}})
+    suggestion = await run_in_threadpool(run_triage, request.app.state.civiclink, ctx, body, actor) if body else None
+    return render(request, "_triage.html", actor=actor, suggestion=suggestion, on_desk=True)
+
+
 # ------------------------------------------------------------------------------------------- 警单 detail
 
 
