@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, if they are missing:
 #   postgresql            — the suite runs once against a real PostgreSQL server
+#   chromium              — the browser tests (tests/e2e) drive Debian's Chromium headless through Playwright;
+#                           Playwright never downloads a browser of its own
+#   fonts-noto-cjk        — Chinese text must render (not as boxes) in the console and its screenshots
 # Uses apt-get as root, or through sudo. With CI=true a failure to install is an error; elsewhere it is too,
 # because `make test` must run the whole suite.
 set -euo pipefail
 
-PACKAGES=(postgresql)
+PACKAGES=(postgresql chromium fonts-noto-cjk)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

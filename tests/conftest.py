@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select, text
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
 
 import civiclink.models  # noqa: F401 - every table
 from civiclink.app import build_state, create_app
@@ -141,6 +142,47 @@ def restore_base(state) -> None:
     state.directory.invalidate()
     state.calendar.invalidate()
     state.knowledge.invalidate()
+
+
+# The 110 site of the linkage and browser tests: its own database next to the 12345's (tests/linkage, tests/e2e).
+POLICE_USERS = [
+    ("admin", [Role.ADMIN], None),
+    ("jjy", [Role.POLICE_OPERATOR], "gaj.110"),  # 110 接警员
+    ("zhy", [Role.POLICE_COMMANDER], "gaj.110"),  # 110 指挥员
+    ("leader", [Role.LEADER], None),
+]
+
+
+def police_database_url(hotline_url: str, tmp_root) -> str:
+    if hotline_url.startswith("sqlite"):
+        return f"sqlite:///{(tmp_root / 'police.db').as_posix()}"
+    url = make_url(hotline_url)
+    name = f"{url.database}_police"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def police_app_state(settings, tmp_path_factory):
+    """The 110 site's AppState (session-wide); restore it per test with ``restore_base`` (the ``sites`` fixture of
+    tests/linkage and the ``live`` fixture of tests/e2e do)."""
+    police_settings = get_settings(
+        _env_file=None, environment="test", site_role="police", site_code=POLICE_SITE,
+        site_name="测试市110报警服务台", number_prefix="JJ", secret_key=TEST_SECRET, log_level="WARNING",
+        database_url=police_database_url(settings.database_url, tmp_path_factory.mktemp("police")),
+        peers=[{"site_code": HOTLINE_SITE, "base_url": "http://127.0.0.1:9", "secret": PEER_SECRET,
+                "role": "hotline", "level": "city"}],
+        exchange={"relay_enabled": False}, triage={"warm_up": False},
+    )
+    state = build_site(police_settings, POLICE_USERS)
+    yield state
+    state.engine.dispose()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The exchange channel over real sockets and real processes (design §6).
 
-Each site runs as its own uvicorn process (``civiclink.sites.launch``), configured only by ``CIVICLINK_*``
-environment variables, on the suite's test databases (SQLite files, or PostgreSQL databases when
+Each site runs as its own uvicorn process (tests/processes.py: ``civiclink.sites.launch``), configured only by
+``CIVICLINK_*`` environment variables, on the suite's test databases (SQLite files, or PostgreSQL databases when
 CIVICLINK_TEST_DATABASE_URL is set). The relay is killed with SIGKILL mid-batch and restarted: nothing may be
 lost and nothing applied twice. Every process is killed in the fixture's teardown.
 """
@@ -9,77 +9,25 @@ lost and nothing applied twice. Every process is killed in the fixture's teardow
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
-import httpx2 as httpx
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import HOTLINE_SITE, PASSWORD, PEER_SECRET, TEST_SECRET
+from tests.conftest import HOTLINE_SITE, PEER_SECRET
 from tests.helpers import ORDER, act, register
+from tests.processes import Api, Processes, spec_of, wait_for
 
 from civiclink.audit.models import AuditEvent
 from civiclink.audit.service import verify_chain
 from civiclink.exchange.models import InboxMessage, OutboxMessage
 from civiclink.incidents.models import Incident
 from civiclink.linkage.models import Transfer
-from civiclink.sites import SiteSpec, free_port, launch, pair, wait_until_up
+from civiclink.sites import pair
 from civiclink.workorders.models import WorkOrder
 from civiclink.workorders.states import Action, State
-
-FAST_EXCHANGE = {"CIVICLINK_EXCHANGE__POLL_INTERVAL": "0.1", "CIVICLINK_EXCHANGE__BACKOFF_BASE": "0.1",
-                 "CIVICLINK_EXCHANGE__BACKOFF_MAX": "0.5"}
-
-
-def spec_of(state, *, role: str, extra_env: dict | None = None) -> SiteSpec:
-    """A SiteSpec for the test site ``state`` (its database, code, prefix), on a free port."""
-    s = state.settings
-    return SiteSpec(site_code=s.site_code, role=role, level=s.site_level, name=s.site_name, port=free_port(),
-                    database_url=s.database_url, secret_key=TEST_SECRET, number_prefix=s.number_prefix,
-                    extra_env={**FAST_EXCHANGE, **(extra_env or {})})
-
-
-class Processes:
-    """Subprocesses started by a test; all killed at teardown, their logs shown if the test failed."""
-
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.started: list[tuple[str, subprocess.Popen, Path]] = []
-
-    def server(self, spec: SiteSpec) -> subprocess.Popen:
-        log = self.tmp / f"server-{spec.site_code}-{len(self.started)}.log"
-        process = launch(spec, log=log)
-        self.started.append((f"server {spec.site_code}", process, log))
-        wait_until_up(spec, timeout=60, process=process)
-        return process
-
-    def relay(self, spec: SiteSpec) -> subprocess.Popen:
-        """``civiclink exchange relay`` (not --once) with the site's environment, as an operator runs it."""
-        log = self.tmp / f"relay-{len(self.started)}.log"
-        with open(log, "ab") as out:
-            process = subprocess.Popen([sys.executable, "-m", "civiclink.cli", "exchange", "relay"],
-                                       env={**os.environ, **spec.env()}, stdout=out, stderr=subprocess.STDOUT)
-        self.started.append(("relay", process, log))
-        return process
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {name} (exit {p.poll()}) ---\n{log.read_text(errors='replace')[-3000:]}"
-                         for name, p, log in self.started if log.exists())
-
-    def kill_all(self) -> None:
-        for _name, process, _log in self.started:
-            if process.poll() is None:
-                process.kill()
-        for _name, process, _log in self.started:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait for anyone
-                pass
 
 
 @pytest.fixture
@@ -90,17 +38,6 @@ def processes(tmp_path) -> Iterator[Processes]:
     finally:
         procs.kill_all()
         sys.stderr.write(procs.logs())  # pytest shows it only if the test failed
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def count(state, q) -> int:
@@ -118,29 +55,6 @@ def chains_ok(*states) -> None:
 def outbox_states(state) -> dict[str, int]:
     with state.sessions() as s:
         return dict(s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
-
-
-class Api:
-    """A logged-in user of one site, over HTTP."""
-
-    def __init__(self, spec: SiteSpec, username: str):
-        self.client = httpx.Client(base_url=spec.base_url, timeout=30)
-        r = self.client.post("/api/auth/token", data={"username": username, "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        self.client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def get(self, path: str, **params) -> dict | list:
-        r = self.client.get(path, params=params)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def post(self, path: str, body: dict, status: int = 200) -> dict:
-        r = self.client.post(path, json=body)
-        assert r.status_code == status, r.text
-        return r.json()
-
-    def close(self) -> None:
-        self.client.close()
 
 
 # -- a full round trip over HTTP -----------------------------------------------------------------------------
