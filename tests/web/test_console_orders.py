@@ -250,3 +250,27 @@ def test_three_party_call_started_and_concluded_from_the_order_page(state, sessi
     assert r.status_code == 303, r.text.split("notice error", 1)[-1][:300]
     session.rollback()
     assert session.execute(select(Consultation.outcome)).scalar_one() == "first_receiver"
+
+
+def test_supervise_board_ranks_the_unit_that_returned(state, session, actors, client):
+    from civiclink.workorders.states import Action
+    from tests.helpers import act
+
+    ctx = state.ctx(session)
+    order = to_signed(ctx, actors)  # 城管 signed …
+    act(ctx, order, Action.RETURN, actors["staff_csgl"], reason="不属本单位", basis="职责清单")
+    act(ctx, order, Action.DISPATCH, actors["dispatcher"], unit="zjj")  # … returned; 改派 to 住建
+    session.commit()
+    login(client, "supervisor")
+    page = client.get("/queue/supervise").text
+    import re
+
+    ranking = page.split(t("supervise.ranking"), 1)[1]
+    numbers = {}  # unit name → [red, returns in 30 days, open]
+    for row in re.findall(r"<tr><td>(.*?)</tr>", ranking, flags=re.S):
+        name = row.split("</td>", 1)[0]
+        numbers[name] = [int(n) for n in re.findall(r'<td class="num[^"]*">(\d+)</td>', row)]
+    csgl = next(v for k, v in numbers.items() if "城市管理" in k)
+    zjj = next(v for k, v in numbers.items() if "住房" in k)
+    assert csgl == [0, 1, 0]  # the return counts against 城管, who asked for it; it has nothing open now
+    assert zjj == [0, 0, 1]

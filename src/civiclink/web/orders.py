@@ -8,6 +8,7 @@ with the same actor, so the console can do what the API allows and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -27,7 +28,7 @@ from civiclink.web.forms import fields_of, parse
 from civiclink.web.messages import messages, t
 from civiclink.workorders import actions, service
 from civiclink.workorders.actions import DISPATCH_TARGET_KINDS
-from civiclink.workorders.models import WorkOrder
+from civiclink.workorders.models import Assignment, WorkOrder
 from civiclink.workorders.schemas import ACTION_BODIES
 from civiclink.workorders.states import TERMINAL, Action, State
 
@@ -131,21 +132,26 @@ def _supervise_data(ctx, actor: Actor) -> dict:
     warnings = service.warnings(ctx, actor, limit=200)
     pending = service.list_orders(ctx, actor, service.OrderFilter(
         state=[State.EXTENSION_REQUESTED, State.REPLIED, State.RETURN_REQUESTED], sort="due"), limit=100)
-    # 承办单位排名: open orders, red clocks and returns per unit (a later analytics issue adds the full scorecard).
-    ranking = ctx.session.execute(
-        select(WorkOrder.owner_unit_id, func.count(), func.sum(WorkOrder.return_count))
+    # 承办单位排名: each unit's open orders, red clocks now, and the returns it asked for in the last 30 days
+    # (a later analytics issue adds the full scorecard).
+    open_by_unit = dict(ctx.session.execute(
+        select(WorkOrder.owner_unit_id, func.count())
         .where(WorkOrder.state.notin_([str(x) for x in TERMINAL]), WorkOrder.owner_unit_id.is_not(None))
-        .group_by(WorkOrder.owner_unit_id)).all()
+        .group_by(WorkOrder.owner_unit_id)).all())
+    returns_by_unit = dict(ctx.session.execute(
+        select(Assignment.unit_id, func.count())
+        .where(Assignment.return_requested_at >= ctx.now - timedelta(days=30)).group_by(Assignment.unit_id)).all())
     red = {}
     for w in warnings:
         if w.color == "red" and w.handling_unit:
             red[w.handling_unit.code] = red.get(w.handling_unit.code, 0) + 1
     units = []
-    for unit_id, open_count, returns in ranking:
+    for unit_id in set(open_by_unit) | set(returns_by_unit):
         unit = ctx.directory.unit(unit_id)
         if unit is None:
             continue
-        units.append({"unit": unit, "open": open_count, "returns": int(returns or 0), "red": red.get(unit.code, 0)})
+        units.append({"unit": unit, "open": open_by_unit.get(unit_id, 0), "returns": returns_by_unit.get(unit_id, 0),
+                      "red": red.get(unit.code, 0)})
     units.sort(key=lambda u: (-u["red"], -u["returns"], -u["open"]))
     return {"warnings": warnings, "pending": pending.items, "ranking": units[:20]}
 
@@ -182,8 +188,10 @@ async def orders_page(request: Request, ctx: CtxDep, actor: PageActor, q: str | 
 def _detail(ctx, number: str, actor: Actor) -> dict:
     order = service.get_visible_order(ctx, number, actor)
     read = service.order_read(ctx, order, actor)
-    entries = [{"at": e.at, "site": ctx.settings.site_code, "here": True, "action": e.action_label,
-                "actor": e.actor, "role": e.actor_role_label, "unit": e.actor_unit,
+    own = ctx.settings.site_code
+    # A step the other site took is recorded here as it arrived, with that site's code in its data.
+    entries = [{"at": e.at, "site": (e.data or {}).get("site") or own, "here": (e.data or {}).get("site", own) == own,
+                "action": e.action_label, "actor": e.actor, "role": e.actor_role_label, "unit": e.actor_unit,
                 "state": label("state", e.to_state) if e.to_state else "", "data": _visible_data(e.data)}
                for e in service.timeline(ctx, order)]
     seen = {(e["at"], e["action"]) for e in entries}
