@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from civiclink import __version__
+from civiclink.analytics.api import router as analytics_router
 from civiclink.audit import service as audit_service
 from civiclink.audit.api import router as audit_router
 from civiclink.cache import Snapshot
@@ -164,7 +165,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     app.add_middleware(RefuseNul)
 
     routers = [auth_router, org_router, user_router, calendar_router, audit_router, exchange_router, linkage_router,
-               triage_router, knowledge_router]
+               triage_router, knowledge_router, analytics_router]
     if settings.site_role == "hotline":
         routers += [orders_router, sla_router, joint_router]
     else:

@@ -138,6 +138,9 @@ def test_today_is_by_hour_and_an_unknown_period_falls_back(client, some_orders):
     login(client, "supervisor")
     today = embedded_view(client.get("/dashboard?period=today").text)
     assert today["period"] == "today" and today["charts"]["volume"]["xAxis"]["data"][0] == "0时"
+    keys = [tile["key"] for tile in today["tiles"]]
+    assert "total" not in keys and keys[:3] == ["today", "yoy", "pop"]  # today's total is the today tile
+    assert {tile["key"]: tile for tile in today["tiles"]}["pop"]["note"].startswith("昨日同时段")
     assert 'aria-current="true">今日</a>' in client.get("/dashboard?period=today").text
     year = embedded_view(client.get("/dashboard?period=year").text)
     assert year["charts"]["volume"]["xAxis"]["data"][0] == "1月"

@@ -1,0 +1,648 @@
+"""The dashboard's figures (大屏, design §8, R-805), one function per figure, each saying what it counts.
+
+Every figure is aggregate SQL (COUNT/SUM … GROUP BY), one statement per figure and one scan for all the
+volumes of a period; Python only rolls the grouped rows up (second-level categories into their first level,
+towns into their district) and does the arithmetic. On 100,000 orders the whole dashboard takes about 0.1–0.3 s
+on SQLite and on PostgreSQL (the year to date the slowest). ``work_order.registered_at`` has no index of
+its own yet, so a period is a scan of the table; an index on it would make today and 7 days much cheaper.
+
+Times: the database stores UTC; "today", a day and a month are those of the site's time zone
+(``settings.tz``). A period ends *now* (inclusive), and its year-on-year comparison is the same local wall-clock
+span one year earlier, so a half-day today is compared with the same half-day last year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import Integer, and_, case, extract, func, literal_column, or_, select
+from sqlalchemy.orm import Session
+
+from civiclink.context import Ctx
+from civiclink.errors import Forbidden
+from civiclink.i18n import label
+from civiclink.incidents.models import Incident
+from civiclink.incidents.states import IncidentState
+from civiclink.linkage.models import Transfer
+from civiclink.orgs.roles import Actor, Role
+from civiclink.orgs.service import CategoryInfo, OrgDirectory, UnitInfo
+from civiclink.sla.models import StageClock
+from civiclink.workorders.models import SATISFIED_LEVELS, Callback, WorkOrder
+
+Period = Literal["today", "7d", "30d", "year"]
+PERIODS: tuple[str, ...] = ("today", "7d", "30d", "year")
+Bucket = Literal["hour", "day", "month"]
+
+# Who reads the dashboard: the figures-only and oversight roles; on a 110 site also its commanders.
+HOTLINE_READERS = frozenset({Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
+POLICE_READERS = HOTLINE_READERS | {Role.POLICE_COMMANDER}
+
+# How many first-level categories a chart shows before the rest are folded into "其他".
+TOP_CATEGORIES = 10
+
+# Hotspot rule (a simple, explainable one until the analytics issue replaces it): a (first-level category,
+# district) pair is a hotspot when the last 24 hours hold at least HOTSPOT_MIN_COUNT orders and at least
+# HOTSPOT_RATIO times the pair's own daily average over the 7 days before.
+HOTSPOT_MIN_COUNT = 3
+HOTSPOT_RATIO = 2.0
+HOTSPOT_BASELINE_DAYS = 7
+HOTSPOT_LIMIT = 10
+
+# Codes of grouped values that are not a real unit or category (the page names them from its catalogue).
+OTHER = "_other"
+
+OPEN_INCIDENT_STATES = (IncidentState.SIGNED, IncidentState.DISPATCHED, IncidentState.ARRIVED)
+ACCEPTED_TRANSFER_STATES = ("accepted", "result", "closed")
+
+
+def dashboard_readers(site_role: str) -> frozenset[Role]:
+    return POLICE_READERS if site_role == "police" else HOTLINE_READERS
+
+
+def can_read_dashboard(actor: Actor, site_role: str) -> bool:
+    return actor.is_system or bool(actor.roles & dashboard_readers(site_role))
+
+
+def require_dashboard_reader(actor: Actor, site_role: str) -> None:
+    if not can_read_dashboard(actor, site_role):
+        who = "指挥中心领导、督办员、管理员" + ("或110指挥员" if site_role == "police" else "")
+        raise Forbidden(f"大屏数据仅供{who}查看")
+
+
+# -- periods ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of time cut into buckets: ``starts`` are the buckets' local starts; the span ends at ``end``
+    (UTC, inclusive)."""
+
+    bucket: Bucket
+    starts: tuple[datetime, ...]
+    end: datetime
+
+    @property
+    def start(self) -> datetime:
+        return self.starts[0].astimezone(UTC)
+
+    def boundaries(self) -> list[datetime]:
+        """UTC boundaries: bucket i is [b[i], b[i+1]); the last bucket ends at ``end`` inclusive."""
+        return [s.astimezone(UTC) for s in self.starts] + [self.end]
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def _year_earlier(moment: datetime) -> datetime:
+    """The same local wall-clock time a year earlier (29 February → 28 February)."""
+    try:
+        return moment.replace(year=moment.year - 1)
+    except ValueError:
+        return moment.replace(year=moment.year - 1, day=28)
+
+
+def _days_earlier(moment: datetime, days: int) -> datetime:
+    # On the local calendar, so that a midnight stays a midnight across a DST change.
+    return (moment.replace(tzinfo=None) - timedelta(days=days)).replace(tzinfo=moment.tzinfo)
+
+
+def period_window(period: str, now: datetime, tz: ZoneInfo) -> Window:
+    """The period as buckets: today by hour, 7 and 30 days (today included) by day, the year so far by month."""
+    local_now = now.astimezone(tz)
+    today = local_now.date()
+    if period == "today":
+        starts = tuple(datetime.combine(today, time(h), tzinfo=tz) for h in range(local_now.hour + 1))
+        return Window("hour", starts, now)
+    if period in ("7d", "30d"):
+        days = 7 if period == "7d" else 30
+        starts = tuple(_local_midnight(today - timedelta(days=days - 1 - i), tz) for i in range(days))
+        return Window("day", starts, now)
+    if period == "year":
+        starts = tuple(_local_midnight(date(today.year, m, 1), tz) for m in range(1, today.month + 1))
+        return Window("month", starts, now)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def year_earlier(window: Window, tz: ZoneInfo) -> Window:
+    """The same local span one year earlier (同比)."""
+    return Window(window.bucket, tuple(_year_earlier(s) for s in window.starts),
+                  _year_earlier(window.end.astimezone(tz)).astimezone(UTC))
+
+
+def previous_window(window: Window, period: str, tz: ZoneInfo) -> Window | None:
+    """The span of the same length just before (环比): yesterday up to this time, the 7 or 30 days before.
+    None for the year so far, whose comparison is the year before (同比)."""
+    days = {"today": 1, "7d": 7, "30d": 30}.get(period)
+    if days is None:
+        return None
+    return Window(window.bucket, tuple(_days_earlier(s, days) for s in window.starts),
+                  _days_earlier(window.end.astimezone(tz), days).astimezone(UTC))
+
+
+# -- shapes ----------------------------------------------------------------------------------------------------
+
+
+class CountRead(BaseModel):
+    code: str | None  # None: without a value (no category, no 属地); "_other": the rest folded together
+    name: str | None
+    count: int
+
+
+class RateRead(BaseModel):
+    numerator: int
+    denominator: int
+    rate: float | None  # percent, two decimals; None when the denominator is 0
+
+
+class ComparisonRead(BaseModel):
+    current: int
+    previous: int
+    change_pct: float | None  # None when there is nothing to compare with
+    previous_start: datetime
+    previous_end: datetime
+
+
+class SeriesRead(BaseModel):
+    bucket: Bucket
+    starts: list[datetime]  # local starts of the buckets
+    current: list[int]
+    last_year: list[int]
+
+
+class SatisfactionRead(RateRead):
+    levels: list[CountRead]  # every valid visit by level, 非常满意 … 非常不满意
+
+
+class ConnectionRateRead(BaseModel):
+    available: bool
+    rate: float | None = None
+    reason: str | None = None  # why it is not available: "no_call_data" until the call-centre issue
+
+
+class LinkageFlowRead(BaseModel):
+    flow: Literal["hotline_to_police", "police_to_hotline"]  # 12345→110 / 110→12345
+    direction: Literal["out", "in"]  # seen from this site
+    total: int
+    by_kind: list[CountRead]
+    accepted: int
+    rejected: int
+    waiting: int  # of this period's, still waiting for 签收
+    waiting_now: int  # all still waiting for 签收 now, whenever offered
+    overdue_now: int  # of those, past the 签收 limit (R-204)
+    avg_accept_minutes: float | None  # offer → 签收, of this period's accepted ones
+
+
+class HotspotRead(BaseModel):
+    category: CountRead  # first-level category (count: last 24 h)
+    place: CountRead  # district (count: last 24 h)
+    recent: int  # orders in the last 24 h
+    baseline_total: int  # orders in the 7 days before
+    baseline_daily: float  # their daily average
+    ratio: float | None  # recent ÷ daily average; None when the 7 days before had none
+
+
+class HotlineFigures(BaseModel):
+    today: int
+    volume: SeriesRead
+    total: int
+    year_on_year: ComparisonRead
+    period_on_period: ComparisonRead | None
+    by_channel: list[CountRead]
+    by_category: list[CountRead]
+    by_district: list[CountRead]
+    satisfaction: SatisfactionRead
+    on_time_completion: RateRead
+    first_attempt_connection: ConnectionRateRead
+    linkage: list[LinkageFlowRead]
+    hotspots: list[HotspotRead]
+
+
+class PoliceFigures(BaseModel):
+    today: int
+    volume: SeriesRead
+    total: int
+    year_on_year: ComparisonRead
+    period_on_period: ComparisonRead | None
+    by_state: list[CountRead]
+    open_now: int
+    pushes_waiting: int
+    pushes_overdue: int
+    linkage: list[LinkageFlowRead]
+
+
+class DashboardRead(BaseModel):
+    site_code: str
+    site_name: str
+    site_role: Literal["hotline", "police"]
+    period: Period
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    hotline: HotlineFigures | None = None
+    police: PoliceFigures | None = None
+
+
+# -- SQL helpers -----------------------------------------------------------------------------------------------
+
+
+def _bucket_case(column, edges: list[tuple[datetime, int]], lo: int, hi: int):
+    """A CASE that maps a time to the code of the last edge at or before it, as a balanced tree of comparisons
+    (log2 of the number of buckets per row instead of a linear chain of WHENs)."""
+    if hi - lo == 1:
+        return literal_column(str(int(edges[lo][1])), Integer)  # our own integer, inlined: typed on every engine
+    mid = (lo + hi) // 2
+    return case((column < edges[mid][0], _bucket_case(column, edges, lo, mid)),
+                else_=_bucket_case(column, edges, mid, hi))
+
+
+@dataclass(frozen=True)
+class _Buckets:
+    counts: list[list[int]]  # per window, per bucket
+    since: int  # rows at or after ``since`` (in any window)
+
+
+def _bucketed_counts(session: Session, column, windows: list[Window], since: datetime) -> _Buckets:
+    """Counts per bucket of each window, and of the rows since a moment, in one scan.
+
+    Portable (no engine-specific date functions) and right across DST changes, because the buckets' edges are
+    computed here, in the site's time zone. The windows must not overlap."""
+    edges: list[tuple[datetime, int]] = []
+    ranges = []
+    for k, window in sorted(enumerate(windows), key=lambda kw: kw[1].start):
+        bounds = window.boundaries()
+        edges += [(bounds[i], k * 10_000 + i) for i in range(len(bounds) - 1)]
+        ranges.append(and_(column >= bounds[0], column <= bounds[-1]))
+    bucket = _bucket_case(column, edges, 0, len(edges)).label("bucket")
+    recent = case((column >= since, 1), else_=0).label("recent")
+    rows = select(bucket, recent).where(or_(*ranges)).subquery()
+    out = [[0] * len(w.starts) for w in windows]
+    total_since = 0
+    for code, n, n_since in session.execute(
+        select(rows.c.bucket, func.count(), func.sum(rows.c.recent)).group_by(rows.c.bucket)
+    ):
+        out[code // 10_000][code % 10_000] = n
+        total_since += int(n_since or 0)
+    return _Buckets(out, total_since)
+
+
+class VolumeRead(BaseModel):
+    today: int
+    total: int
+    series: SeriesRead
+    year_on_year: ComparisonRead
+    period_on_period: ComparisonRead | None
+
+
+def _volumes(session: Session, column, period: str, now: datetime, tz: ZoneInfo) -> VolumeRead:
+    window = period_window(period, now, tz)
+    earlier = year_earlier(window, tz)
+    before = previous_window(window, period, tz)
+    windows = [window, earlier] + ([before] if before else [])
+    found = _bucketed_counts(session, column, windows, since=_local_midnight(now.astimezone(tz).date(), tz))
+    current, last_year = found.counts[0], found.counts[1]
+    total = sum(current)
+    return VolumeRead(
+        today=found.since,
+        total=total,
+        series=SeriesRead(bucket=window.bucket, starts=list(window.starts), current=current, last_year=last_year),
+        year_on_year=_comparison(total, sum(last_year), earlier),
+        period_on_period=_comparison(total, sum(found.counts[2]), before) if before else None,
+    )
+
+
+def _unindexed(column):
+    """``column`` for GROUP BY, with NULL as -1 — in a form no index matches. Grouped by the bare column, SQLite
+    walks that column's index to save a sort and fetches every row's time from the table in index order (3–4×
+    slower than one scan of the table); an expression makes it scan and group in a temporary b-tree. The -1 is
+    inlined (no bound parameter), so that PostgreSQL sees the same expression in SELECT and GROUP BY."""
+    return func.coalesce(column, literal_column("-1", Integer))
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(100 * numerator / denominator, 2) if denominator else None
+
+
+def _change_pct(current: int, previous: int) -> float | None:
+    return round(100 * (current - previous) / previous, 1) if previous else None
+
+
+def _comparison(current: int, previous: int, window: Window) -> ComparisonRead:
+    return ComparisonRead(current=current, previous=previous, change_pct=_change_pct(current, previous),
+                          previous_start=window.start, previous_end=window.end)
+
+
+def _ranked(counts: dict[str | None, tuple[str | None, int]], top: int | None = None) -> list[CountRead]:
+    """Largest first (ties by code); beyond ``top`` the rest is one "_other" item."""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[0] is None, kv[0] or ""))
+    out = [CountRead(code=code, name=name, count=n) for code, (name, n) in items if n]
+    if top is not None and len(out) > top:
+        rest = sum(c.count for c in out[top:])
+        out = out[:top] + [CountRead(code=OTHER, name=None, count=rest)]
+    return out
+
+
+class _RollUp:
+    """The first-level category of a category and the district of a place, remembered for the rows of one query
+    (thousands of rows share a few hundred ids)."""
+
+    def __init__(self, directory: OrgDirectory):
+        self.directory = directory
+        self._categories: dict[int | None, CategoryInfo | None] = {}
+        self._districts: dict[int | None, UnitInfo | None] = {}
+
+    def category(self, category_id: int | None) -> CategoryInfo | None:
+        if category_id not in self._categories:
+            category = self.directory.category(category_id)
+            if category is not None and category.parent_id is not None:
+                category = self.directory.category(category.parent_id) or category
+            self._categories[category_id] = category
+        return self._categories[category_id]
+
+    def district(self, place_id: int | None) -> UnitInfo | None:
+        if place_id not in self._districts:
+            self._districts[place_id] = self.directory.county_level(self.directory.unit(place_id))
+        return self._districts[place_id]
+
+
+# -- 12345 figures ---------------------------------------------------------------------------------------------
+
+
+def order_volumes(session: Session, period: str, now: datetime, tz: ZoneInfo) -> VolumeRead:
+    """受理量: 工单 registered in the period — every 工单 whatever its state (直接办结 and 重复件 included), as
+    the seed's "16,528 requests in 7 days" counts requests received; per bucket (hour / day / month, local).
+    今日: registered since local midnight. 同比: the same local span a year earlier, change = (this − that) ÷
+    that. 环比: the span of the same length just before (today: yesterday up to this time). One scan for all."""
+    return _volumes(session, WorkOrder.registered_at, period, now, tz)
+
+
+def orders_by_channel(session: Session, window: Window) -> list[CountRead]:
+    """受理量 of the period by intake channel (电话, 网站, 微信, 110转入 …)."""
+    rows = session.execute(
+        select(WorkOrder.channel, func.count())
+        .where(WorkOrder.registered_at >= window.start, WorkOrder.registered_at <= window.end)
+        .group_by(WorkOrder.channel)
+    ).all()
+    return _ranked({code: (label("channel", code), n) for code, n in rows})
+
+
+def orders_by_category(session: Session, directory: OrgDirectory, window: Window) -> list[CountRead]:
+    """受理量 of the period by first-level category (诉求分类一级); second-level categories count towards their
+    parent; orders without a category are one item with code None. The 10 largest, then "其他"."""
+    rows = session.execute(
+        select(_unindexed(WorkOrder.category_id), func.count())
+        .where(WorkOrder.registered_at >= window.start, WorkOrder.registered_at <= window.end)
+        .group_by(_unindexed(WorkOrder.category_id))
+    ).all()
+    counts: dict[str | None, tuple[str | None, int]] = {}
+    roll_up = _RollUp(directory)
+    for category_id, n in rows:
+        top = roll_up.category(category_id)
+        code, name = (top.code, top.name) if top else (None, None)
+        counts[code] = (name, counts.get(code, (name, 0))[1] + n)
+    return _ranked(counts, TOP_CATEGORIES)
+
+
+def orders_by_district(session: Session, directory: OrgDirectory, window: Window) -> list[CountRead]:
+    """受理量 of the period by 属地 at district/county level (区、县、县级市、开发区): a town or community counts
+    towards its district; orders whose 属地 is unknown or the city as a whole are one item with code None."""
+    rows = session.execute(
+        select(_unindexed(WorkOrder.place_id), func.count())
+        .where(WorkOrder.registered_at >= window.start, WorkOrder.registered_at <= window.end)
+        .group_by(_unindexed(WorkOrder.place_id))
+    ).all()
+    counts: dict[str | None, tuple[str | None, int]] = {}
+    roll_up = _RollUp(directory)
+    for place_id, n in rows:
+        district = roll_up.district(place_id)
+        code, name = (district.code, district.name) if district else (None, None)
+        counts[code] = (name, counts.get(code, (name, 0))[1] + n)
+    return _ranked(counts)
+
+
+def satisfaction_rate(session: Session, window: Window) -> SatisfactionRead:
+    """满意率 = (非常满意 + 满意 + 一般) ÷ 有效回访.
+
+    有效回访: a 回访 made in the period that reached the caller and recorded a satisfaction level (1–5);
+    unreachable callers are not in the denominator. The numerator counts levels 1–3 (``SATISFIED_LEVELS``:
+    非常满意, 满意, 一般/基本满意 — R-805 leaves 基本满意 to local choice; we include it). Each 回访 counts:
+    an order reopened after an unsatisfied visit and visited again counts twice."""
+    rows = session.execute(
+        select(Callback.satisfaction, func.count())
+        .where(Callback.at >= window.start, Callback.at <= window.end, Callback.reached.is_(True),
+               Callback.satisfaction.is_not(None))
+        .group_by(Callback.satisfaction)
+    ).all()
+    by_level = {int(level): n for level, n in rows}
+    denominator = sum(by_level.values())
+    numerator = sum(n for level, n in by_level.items() if level in SATISFIED_LEVELS)
+    levels = [CountRead(code=str(level), name=label("satisfaction", level), count=by_level.get(level, 0))
+              for level in range(1, 6)]
+    return SatisfactionRead(numerator=numerator, denominator=denominator, rate=_rate(numerator, denominator),
+                            levels=levels)
+
+
+def on_time_completion_rate(session: Session, window: Window) -> RateRead:
+    """按时办结率 = 按时办结 ÷ 应办结 of the period, on the 办理 clock (from 受理 to the unit's 答复, R-608).
+
+    应办结 (denominator): 办理 clocks that ended with the unit's reply in the period, plus 办理 clocks still
+    running whose deadline passed in the period (超期未办结 — they would otherwise hide the worst cases).
+    按时办结 (numerator): those that ended with the reply by their deadline (extensions and time waiting on the
+    citizen included, as the clock counts them). Each 办理 round counts (a 重办 starts a new one); clocks stopped
+    for another reason (直接办结, 并单, 转110) and paused ones are not counted."""
+    finished = and_(StageClock.stop_reason == "replied", StageClock.stopped_at >= window.start,
+                    StageClock.stopped_at <= window.end)
+    overdue = and_(StageClock.stopped_at.is_(None), StageClock.paused_since.is_(None),
+                   StageClock.due_at >= window.start, StageClock.due_at < window.end)
+    on_time = func.sum(case((and_(finished, StageClock.breached.is_(False)), 1), else_=0))
+    total, numerator = session.execute(
+        select(func.count(), on_time).where(StageClock.stage == "handle", or_(finished, overdue))
+    ).one()
+    return RateRead(numerator=numerator or 0, denominator=total, rate=_rate(numerator or 0, total))
+
+
+def first_attempt_connection_rate() -> ConnectionRateRead:
+    """一次接通率 = calls answered by a person on the caller's first attempt ÷ calls wanting a person (a repeat
+    from the same number within 30 minutes is not a first attempt; design §8). There are no call records yet
+    (the call-centre issue brings them): the figure says so instead of showing a number."""
+    return ConnectionRateRead(available=False, reason="no_call_data")
+
+
+def _seconds(start, end, dialect: str):
+    if dialect == "postgresql":
+        return extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def linkage_flows(session: Session, window: Window, site_role: str) -> list[LinkageFlowRead]:
+    """Linkage counts each way (R-805, R-211): transfer records offered in the period, 12345→110 and
+    110→12345, by kind (转办, 紧急, 稳定线索, 提请出警, 联合调处), with how many the receiver signed for or
+    returned and the average minutes from offer to 签收; and, whenever offered, how many still wait for 签收
+    now and how many of those are past the limit (R-204)."""
+    in_period = and_(Transfer.offered_at >= window.start, Transfer.offered_at <= window.end)
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(
+        select(Transfer.direction, Transfer.kind, Transfer.state, func.count())
+        .where(in_period).group_by(Transfer.direction, Transfer.kind, Transfer.state)
+    ).all()
+    waiting_now = dict(session.execute(
+        select(Transfer.direction, func.count()).where(Transfer.state == "offered").group_by(Transfer.direction)
+    ).all())
+    overdue_now = dict(session.execute(
+        select(Transfer.direction, func.count())
+        .where(Transfer.state == "offered", Transfer.sign_due_at < window.end).group_by(Transfer.direction)
+    ).all())
+    accept_minutes = dict(session.execute(
+        select(Transfer.direction, func.avg(_seconds(Transfer.offered_at, Transfer.accepted_at, dialect)) / 60.0)
+        .where(in_period, Transfer.accepted_at.is_not(None)).group_by(Transfer.direction)
+    ).all())
+    hotline_out = site_role != "police"
+    out = []
+    for flow in ("hotline_to_police", "police_to_hotline"):
+        direction = "out" if (flow == "hotline_to_police") == hotline_out else "in"
+        mine = [(kind, state, n) for d, kind, state, n in rows if d == direction]
+        kinds: dict[str | None, tuple[str | None, int]] = {}
+        for kind, _state, n in mine:
+            kinds[kind] = (label("transfer_kind", kind), kinds.get(kind, (None, 0))[1] + n)
+        minutes = accept_minutes.get(direction)
+        out.append(LinkageFlowRead(
+            flow=flow, direction=direction, total=sum(n for *_, n in mine), by_kind=_ranked(kinds),
+            accepted=sum(n for _k, state, n in mine if state in ACCEPTED_TRANSFER_STATES),
+            rejected=sum(n for _k, state, n in mine if state == "rejected"),
+            waiting=sum(n for _k, state, n in mine if state == "offered"),
+            waiting_now=waiting_now.get(direction, 0), overdue_now=overdue_now.get(direction, 0),
+            avg_accept_minutes=round(float(minutes), 1) if minutes is not None else None,
+        ))
+    return out
+
+
+def hotspots(session: Session, directory: OrgDirectory, now: datetime) -> list[HotspotRead]:
+    """热点 (simple rule, to be replaced by the analytics issue): (first-level category, district) pairs whose
+    count in the last 24 hours is at least ``HOTSPOT_MIN_COUNT`` and at least ``HOTSPOT_RATIO`` times their own
+    daily average over the 7 days before those 24 hours (a pair absent in those 7 days qualifies on the count
+    alone). Orders without a category or a district are left out (they cannot say what or where). The largest
+    excess over the average first, at most ``HOTSPOT_LIMIT``."""
+    recent_start = now - timedelta(hours=24)
+    base_start = recent_start - timedelta(days=HOTSPOT_BASELINE_DAYS)
+    recent = func.sum(case((WorkOrder.registered_at >= recent_start, 1), else_=0))
+    rows = session.execute(
+        select(_unindexed(WorkOrder.category_id), _unindexed(WorkOrder.place_id), recent, func.count())
+        .where(WorkOrder.registered_at >= base_start, WorkOrder.registered_at <= now,
+               WorkOrder.category_id.is_not(None), WorkOrder.place_id.is_not(None))
+        .group_by(_unindexed(WorkOrder.category_id), _unindexed(WorkOrder.place_id))
+    ).all()
+    pairs: dict[tuple[int, int], list[int]] = {}
+    roll_up = _RollUp(directory)
+    for category_id, place_id, n_recent, n_all in rows:
+        category, district = roll_up.category(category_id), roll_up.district(place_id)
+        if category is None or district is None:
+            continue
+        totals = pairs.setdefault((category.id, district.id), [0, 0])
+        totals[0] += int(n_recent or 0)
+        totals[1] += int(n_all) - int(n_recent or 0)
+    found = []
+    for (category_id, district_id), (n_recent, n_before) in pairs.items():
+        daily = n_before / HOTSPOT_BASELINE_DAYS
+        if n_recent < HOTSPOT_MIN_COUNT or n_recent < HOTSPOT_RATIO * daily:
+            continue
+        category, district = directory.category(category_id), directory.unit(district_id)
+        found.append(HotspotRead(
+            category=CountRead(code=category.code, name=category.name, count=n_recent),
+            place=CountRead(code=district.code, name=district.name, count=n_recent),
+            recent=n_recent, baseline_total=n_before, baseline_daily=round(daily, 2),
+            ratio=round(n_recent / daily, 1) if daily else None,
+        ))
+    found.sort(key=lambda h: (-(h.recent - h.baseline_daily), -h.recent, h.category.code, h.place.code))
+    return found[:HOTSPOT_LIMIT]
+
+
+def hotline_figures(ctx: Ctx, period: str) -> HotlineFigures:
+    session, tz, directory = ctx.session, ctx.settings.tz, ctx.directory
+    window = period_window(period, ctx.now, tz)
+    volumes = order_volumes(session, period, ctx.now, tz)
+    return HotlineFigures(
+        today=volumes.today,
+        volume=volumes.series,
+        total=volumes.total,
+        year_on_year=volumes.year_on_year,
+        period_on_period=volumes.period_on_period,
+        by_channel=orders_by_channel(session, window),
+        by_category=orders_by_category(session, directory, window),
+        by_district=orders_by_district(session, directory, window),
+        satisfaction=satisfaction_rate(session, window),
+        on_time_completion=on_time_completion_rate(session, window),
+        first_attempt_connection=first_attempt_connection_rate(),
+        linkage=linkage_flows(session, window, "hotline"),
+        hotspots=hotspots(session, directory, ctx.now),
+    )
+
+
+# -- 110 figures -----------------------------------------------------------------------------------------------
+
+
+def incident_volumes(session: Session, period: str, now: datetime, tz: ZoneInfo) -> VolumeRead:
+    """警单量: 警单 received in the period (110's own calls and 12345's pushes alike), per bucket, with 今日,
+    同比 and 环比 defined as for ``order_volumes``."""
+    return _volumes(session, Incident.received_at, period, now, tz)
+
+
+def incidents_by_state(session: Session, window: Window) -> list[CountRead]:
+    """警单 received in the period by their state now (待签收, 已受理, 已派警 … 已办结)."""
+    rows = session.execute(
+        select(Incident.state, func.count())
+        .where(Incident.received_at >= window.start, Incident.received_at <= window.end)
+        .group_by(Incident.state)
+    ).all()
+    order = {s.value: i for i, s in enumerate(IncidentState)}
+    return sorted((CountRead(code=state, name=label("incident_state", state), count=n) for state, n in rows),
+                  key=lambda c: order.get(c.code, 99))
+
+
+def incidents_open_now(session: Session) -> int:
+    """处置中: 警单 signed for and not yet finished (已受理, 已派警, 已到场), whenever received."""
+    q = select(func.count()).where(Incident.state.in_([str(s) for s in OPEN_INCIDENT_STATES]))
+    return session.execute(q).scalar_one()
+
+
+def police_figures(ctx: Ctx, period: str) -> PoliceFigures:
+    session, tz = ctx.session, ctx.settings.tz
+    window = period_window(period, ctx.now, tz)
+    volumes = incident_volumes(session, period, ctx.now, tz)
+    linkage = linkage_flows(session, window, "police")
+    # Pushes from 12345 awaiting 签收 here (R-204): the incoming 12345→110 records still offered.
+    incoming = next(f for f in linkage if f.flow == "hotline_to_police")
+    return PoliceFigures(
+        today=volumes.today,
+        volume=volumes.series,
+        total=volumes.total,
+        year_on_year=volumes.year_on_year,
+        period_on_period=volumes.period_on_period,
+        by_state=incidents_by_state(session, window),
+        open_now=incidents_open_now(session),
+        pushes_waiting=incoming.waiting_now,
+        pushes_overdue=incoming.overdue_now,
+        linkage=linkage,
+    )
+
+
+# -- the dashboard ---------------------------------------------------------------------------------------------
+
+
+def dashboard(ctx: Ctx, actor: Actor, period: str) -> DashboardRead:
+    """Every figure of this site's dashboard for ``period``, for a reader of the dashboard (403 otherwise)."""
+    settings = ctx.settings
+    require_dashboard_reader(actor, settings.site_role)
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}")
+    window = period_window(period, ctx.now, settings.tz)
+    out = DashboardRead(site_code=settings.site_code, site_name=settings.site_name, site_role=settings.site_role,
+                        period=period, start=window.start, end=window.end, generated_at=ctx.now)
+    if settings.site_role == "police":
+        out.police = police_figures(ctx, period)
+    else:
+        out.hotline = hotline_figures(ctx, period)
+    return out
