@@ -4,15 +4,18 @@ page and the 警单 page; the same ``do_*`` actions as /api/linkage/consultation
 
 from __future__ import annotations
 
+from fastapi import Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from civiclink.deps import CtxDep
 from civiclink.errors import DomainError
 from civiclink.linkage import actions as linkage_actions
 from civiclink.linkage import service as linkage_service
 from civiclink.linkage.models import Consultation
 from civiclink.linkage.schemas import ConsultationConclude, ConsultationOpen
 from civiclink.orgs.roles import Actor
-from civiclink.web.console import run_write
+from civiclink.web.console import PageActor, run_write
 from civiclink.web.forms import parse
 from civiclink.web.messages import t
 
@@ -61,3 +64,23 @@ async def conclude(request, ctx, actor: Actor, consultation_id: int) -> str | No
         ctx.session.rollback()
         return exc.message
     return None
+
+
+def add_routes(router, base: str, rerender) -> None:
+    """``POST {base}/{number}/consult`` (start) and ``…/consult/{id}`` (outcome) on a record page's router;
+    ``rerender(request, ctx, actor, number, status_code=…, message=…)`` shows the record page with the refusal."""
+    async def start_consultation(number: str, request: Request, ctx: CtxDep, actor: PageActor):
+        error = await start(request, ctx, actor, number)
+        if error:
+            return await rerender(request, ctx, actor, number, status_code=409, message=error)
+        return RedirectResponse(f"{base}/{number}?done=consult", status_code=303)
+
+    async def conclude_consultation(number: str, consultation_id: int, request: Request, ctx: CtxDep,
+                                    actor: PageActor):
+        error = await conclude(request, ctx, actor, consultation_id)
+        if error:
+            return await rerender(request, ctx, actor, number, status_code=409, message=error)
+        return RedirectResponse(f"{base}/{number}?done=consult_concluded", status_code=303)
+
+    router.add_api_route(f"{base}/{{number}}/consult", start_consultation, methods=["POST"])
+    router.add_api_route(f"{base}/{{number}}/consult/{{consultation_id}}", conclude_consultation, methods=["POST"])

@@ -12,7 +12,6 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm.exc import StaleDataError
 
 from civiclink.deps import CtxDep
 from civiclink.errors import DomainError, Forbidden, NotFound
@@ -22,8 +21,8 @@ from civiclink.incidents.schemas import INCIDENT_ACTION_BODIES, IncidentCreate
 from civiclink.incidents.states import TERMINAL, IncidentAction, IncidentState
 from civiclink.orgs.roles import Actor, Role
 from civiclink.web import consult
-from civiclink.web.console import PageActor, domain_error_text, field_errors, form_dict, render, run_write
-from civiclink.web.forms import fields_of, parse
+from civiclink.web.console import PageActor, field_errors, form_dict, render, run_write
+from civiclink.web.forms import fields_of, submit
 from civiclink.web.messages import messages, t
 
 router = APIRouter(include_in_schema=False)
@@ -137,8 +136,8 @@ def _detail(ctx, number: str, actor: Actor, *, failed=None, values=None, errors=
         kind = "incident_action" if e["action"].startswith("incident.") else "action"
         state_label = label("incident_state" if kind == "incident_action" else "state", e["to_state"]) \
             if e["to_state"] else ""
-        timeline.append({**e, "at": datetime.fromisoformat(e["at"]), "here": e["site"] == ctx.settings.site_code,
-                         "state": state_label})
+        timeline.append({"at": datetime.fromisoformat(e["at"]), "site": e["site"], "here": e["site"] == ctx.settings.site_code,
+                         "action": e["action_label"], "actor": e["actor"], "unit": e["actor_unit"], "state": state_label})
     forms = []
     for action in IncidentAction:
         if action.value not in read.allowed_actions:
@@ -180,38 +179,15 @@ async def incident_action(number: str, action: str, request: Request, ctx: CtxDe
         chosen = IncidentAction(action)
     except ValueError:
         return render(request, "error.html", actor=actor, status_code=404, message=t("order.no_such_action"))
-    form = await request.form()
-    back = "/desk" if form.get("next") == "/desk" else None
-    body, errors, typed = parse(INCIDENT_ACTION_BODIES[chosen], form)
-    if body is None:
-        return await _render_detail(request, ctx, actor, number, status_code=422, message=t("error.form"),
-                                    failed=chosen.value, values=typed, errors=errors)
-    try:
-        await run_write(request, ctx, lambda wctx: actions.do_incident_action(wctx, number, chosen, body,
-                                                                              actor=actor) and None)
-    except (DomainError, StaleDataError) as exc:
-        ctx.session.rollback()
-        text = domain_error_text(exc)
-        return await _render_detail(request, ctx, actor, number, status_code=getattr(exc, "status_code", 409),
-                                    message=text, failed=chosen.value,
-                                    values={k: v for k, v in typed.items() if k != "version"},
-                                    errors={getattr(exc, "field", None) or "": text})
-    return RedirectResponse(f"{back or '/desk/' + number}?done={chosen.value}", status_code=303)
+    back = "/desk" if (await request.form()).get("next") == "/desk" else f"/desk/{number}"
+
+    async def rerender(**shown):
+        return await _render_detail(request, ctx, actor, number, failed=chosen.value, **shown)
+
+    return await submit(request, ctx, INCIDENT_ACTION_BODIES[chosen],
+                        lambda wctx, body: actions.do_incident_action(wctx, number, chosen, body, actor=actor),
+                        rerender=rerender, redirect_to=f"{back}?done={chosen.value}")
 
 
-@router.post("/desk/{number}/consult")
-async def start_consultation(number: str, request: Request, ctx: CtxDep, actor: PageActor) -> Response:
-    """三方通话 (R-202) from the 110 side: the caller, 110 and 12345 agree on who handles a matter."""
-    error = await consult.start(request, ctx, actor, number)
-    if error:
-        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
-    return RedirectResponse(f"/desk/{number}?done=consult", status_code=303)
-
-
-@router.post("/desk/{number}/consult/{consultation_id}")
-async def conclude_consultation(number: str, consultation_id: int, request: Request, ctx: CtxDep,
-                                actor: PageActor) -> Response:
-    error = await consult.conclude(request, ctx, actor, consultation_id)
-    if error:
-        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
-    return RedirectResponse(f"/desk/{number}?done=consult_concluded", status_code=303)
+consult.add_routes(router, "/desk", lambda request, ctx, actor, number, **shown: _render_detail(
+    request, ctx, actor, number, **shown))

@@ -134,3 +134,28 @@ def parse(model: type[BaseModel], form, *, extra: dict | None = None) -> tuple[B
         return model.model_validate(data), {}, data
     except ValidationError as exc:
         return None, field_errors(exc), data
+
+
+async def submit(request, ctx, model: type[BaseModel], write, *, rerender, redirect_to: str):
+    """Validate the posted form with ``model`` and run ``write(wctx, body)`` in the writer's batch; then redirect
+    (303) to ``redirect_to``. On a refusal — bad input (422), a rule (403/409), someone else's change meanwhile
+    (409) — ``rerender(status_code=…, message=…, values=…, errors=…)`` shows the page again with the message next
+    to the field and what was typed (never the stale version number, so the fresh one is used)."""
+    from fastapi.responses import RedirectResponse
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from civiclink.errors import DomainError
+    from civiclink.web.console import domain_error_text, run_write
+
+    body, errors, typed = parse(model, await request.form())
+    if body is None:
+        return await rerender(status_code=422, message=t("error.form"), values=typed, errors=errors)
+    try:
+        await run_write(request, ctx, lambda wctx: write(wctx, body) and None)
+    except (DomainError, StaleDataError) as exc:
+        ctx.session.rollback()
+        text = domain_error_text(exc)
+        return await rerender(status_code=getattr(exc, "status_code", 409), message=text,
+                              values={k: v for k, v in typed.items() if k != "version"},
+                              errors={getattr(exc, "field", None) or "": text})
+    return RedirectResponse(redirect_to, status_code=303)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from civiclink.deps import CtxDep
-from civiclink.errors import DomainError, Forbidden, NotFound
+from civiclink.errors import Forbidden, NotFound
 from civiclink.linkage import actions, service
 from civiclink.linkage.schemas import JointCallbackIn, JointPartIn
 from civiclink.orgs.roles import Actor, Role
-from civiclink.web.console import PageActor, domain_error_text, render, run_write
-from civiclink.web.forms import fields_of, parse
+from civiclink.web.console import PageActor, render
+from civiclink.web.forms import fields_of, submit
 from civiclink.web.messages import t
 from civiclink.web.orders import unit_options
 
@@ -39,7 +39,8 @@ def _forms(ctx, case, actor: Actor, failed=None, values=None, errors=None) -> li
         mine = key == failed
         vals = dict(values or {}) if mine else {}
         vals["version"] = case.version
-        forms.append({"key": key, "label": t(f"joint.action.{key}"), "error": (errors or {}).get("") if mine else None,
+        forms.append({"action": key, "label": t(f"joint.action.{key}"), "weighty": False, "open": True,
+                      "error": (errors or {}).get("") if mine else None,
                       "fields": fields_of(model, values=vals, errors=errors if mine else None, hidden={"version"},
                                           options={"unit": unit_options(ctx)} if key == "parts" else None)})
     return forms
@@ -67,17 +68,10 @@ async def joint_page(number: str, request: Request, ctx: CtxDep, actor: PageActo
 async def joint_action(number: str, key: str, request: Request, ctx: CtxDep, actor: PageActor) -> Response:
     if key not in FORMS:
         return render(request, "error.html", actor=actor, status_code=404, message=t("order.no_such_action"))
-    model = FORMS[key][0]
-    body, errors, typed = parse(model, await request.form())
-    if body is None:
-        return await _render(request, ctx, actor, number, status_code=422, message=t("error.form"), failed=key,
-                             values=typed, errors=errors)
     act = actions.do_add_joint_part if key == "parts" else actions.do_joint_callback
-    try:
-        await run_write(request, ctx, lambda wctx: act(wctx, number, body, actor=actor) and None)
-    except DomainError as exc:
-        ctx.session.rollback()
-        text = domain_error_text(exc)
-        return await _render(request, ctx, actor, number, status_code=exc.status_code, message=text, failed=key,
-                             values={k: v for k, v in typed.items() if k != "version"}, errors={exc.field or "": text})
-    return RedirectResponse(f"/joint/{number}?done={key}", status_code=303)
+
+    async def rerender(**shown):
+        return await _render(request, ctx, actor, number, failed=key, **shown)
+
+    return await submit(request, ctx, FORMS[key][0], lambda wctx, body: act(wctx, number, body, actor=actor),
+                        rerender=rerender, redirect_to=f"/joint/{number}?done={key}")

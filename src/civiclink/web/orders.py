@@ -13,18 +13,17 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import func, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from civiclink.deps import CtxDep
-from civiclink.errors import DomainError, Forbidden, NotFound
+from civiclink.errors import Forbidden, NotFound
 from civiclink.i18n import LABELS, label
 from civiclink.linkage import service as linkage_service
 from civiclink.orgs.roles import Actor, Role
 from civiclink.web import consult
-from civiclink.web.console import PageActor, domain_error_text, render, run_write
-from civiclink.web.forms import fields_of, parse
+from civiclink.web.console import PageActor, render
+from civiclink.web.forms import fields_of, submit
 from civiclink.web.messages import messages, t
 from civiclink.workorders import actions, service
 from civiclink.workorders.actions import DISPATCH_TARGET_KINDS
@@ -284,44 +283,20 @@ async def order_action(number: str, action: str, request: Request, ctx: CtxDep, 
         chosen = Action(action)
     except ValueError:
         return render(request, "error.html", actor=actor, status_code=404, message=t("order.no_such_action"))
-    form = await request.form()
-    back = form.get("next") if str(form.get("next", "")).startswith("/queue/") else None
-    body, errors, typed = parse(ACTION_BODIES[chosen], form)
-    if body is None:
-        return await _render_detail(request, ctx, actor, number, status_code=422, failed=chosen.value,
-                                    values=typed, errors=errors, message=t("error.form"))
-    try:
-        await run_write(request, ctx, lambda wctx: actions.do_order_action(wctx, number, chosen, body, actor=actor)
-                        and None)
-    except (DomainError, StaleDataError) as exc:
-        field = getattr(exc, "field", None)
-        status = getattr(exc, "status_code", 409)
-        ctx.session.rollback()
-        return await _render_detail(request, ctx, actor, number, status_code=status, failed=chosen.value,
-                                    values={k: v for k, v in typed.items() if k != "version"},
-                                    errors={field or "": domain_error_text(exc)}, message=domain_error_text(exc))
-    target = f"{back}{'&' if '?' in back else '?'}done={chosen.value}" if back else \
+    back = str((await request.form()).get("next", ""))
+    target = f"{back}{'&' if '?' in back else '?'}done={chosen.value}" if back.startswith("/queue/") else \
         f"/orders/{number}?done={chosen.value}"
-    return RedirectResponse(target, status_code=303)
+
+    async def rerender(**shown):
+        return await _render_detail(request, ctx, actor, number, failed=chosen.value, **shown)
+
+    return await submit(request, ctx, ACTION_BODIES[chosen],
+                        lambda wctx, body: actions.do_order_action(wctx, number, chosen, body, actor=actor),
+                        rerender=rerender, redirect_to=target)
 
 
-@router.post("/orders/{number}/consult")
-async def start_consultation(number: str, request: Request, ctx: CtxDep, actor: PageActor) -> Response:
-    """三方通话 (R-202): the operator, the citizen and 110 on one call; the outcome is recorded later."""
-    error = await consult.start(request, ctx, actor, number)
-    if error:
-        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
-    return RedirectResponse(f"/orders/{number}?done=consult", status_code=303)
-
-
-@router.post("/orders/{number}/consult/{consultation_id}")
-async def conclude_consultation(number: str, consultation_id: int, request: Request, ctx: CtxDep,
-                                actor: PageActor) -> Response:
-    """The outcome of a 三方通话: 110 takes it over (transferred at once) or 12345 keeps it (首接兜底, R-212)."""
-    error = await consult.conclude(request, ctx, actor, consultation_id)
-    if error:
-        return await _render_detail(request, ctx, actor, number, status_code=409, message=error)
-    return RedirectResponse(f"/orders/{number}?done=consult_concluded", status_code=303)
+consult.add_routes(router, "/orders", lambda request, ctx, actor, number, **shown: _render_detail(
+    request, ctx, actor, number, **shown))
 
 
 def forbidden(request: Request, actor: Actor) -> Response:
