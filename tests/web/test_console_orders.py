@@ -1,10 +1,20 @@
 """Order pages of the console: each role's queue, the order detail with only the actions this user may take,
 forms built from the API's body models, errors in Chinese next to the field with what was typed kept."""
 
+import pytest
 from tests.conftest import PASSWORD
 from tests.helpers import register, to_signed
 
 from civiclink.web.messages import t
+
+
+@pytest.fixture
+def signed_order(state, session, actors, client):
+    """An order 城管 has signed for, with 城管's staff logged in."""
+    order = to_signed(state.ctx(session), actors)
+    session.commit()
+    login(client, "staff_csgl")
+    return order
 
 
 def login(client, username):
@@ -31,22 +41,16 @@ def test_dispatcher_queue_dispatches_from_the_row(state, session, actors, client
     assert "已派单" in detail.text
 
 
-def test_order_detail_shows_only_allowed_actions(state, session, actors, client):
-    ctx = state.ctx(session)
-    order = to_signed(ctx, actors)
-    session.commit()
-    login(client, "staff_csgl")
+def test_order_detail_shows_only_allowed_actions(signed_order, client):
+    order = signed_order
     page = client.get(f"/orders/{order.number}")
     assert page.status_code == 200, page.text
     assert f'action="/orders/{order.number}/act/reply"' in page.text
     assert "/act/dispatch" not in page.text
 
 
-def test_bad_form_keeps_what_was_typed(state, session, actors, client):
-    ctx = state.ctx(session)
-    order = to_signed(ctx, actors)
-    session.commit()
-    login(client, "staff_csgl")
+def test_bad_form_keeps_what_was_typed(signed_order, client):
+    order = signed_order
     r = client.post(f"/orders/{order.number}/act/return", data={"version": order.version, "reason": "不属于本单位职责范围"})
     assert r.status_code == 422
     assert "不属于本单位职责范围" in r.text and t("error.missing") in r.text
@@ -151,11 +155,8 @@ def test_pages_a_role_may_not_use(client):
     assert 'href="/admin"' not in home.text
 
 
-def test_stale_version_is_refused_and_the_typed_text_kept(state, session, actors, client):
-    ctx = state.ctx(session)
-    order = to_signed(ctx, actors)
-    session.commit()
-    login(client, "staff_csgl")
+def test_stale_version_is_refused_and_the_typed_text_kept(signed_order, client):
+    order = signed_order
     r = client.post(f"/orders/{order.number}/act/progress", data={"version": order.version - 1,
                                                                   "note": "已联系施工队"})
     assert r.status_code == 409
@@ -253,8 +254,9 @@ def test_three_party_call_started_and_concluded_from_the_order_page(state, sessi
 
 
 def test_supervise_board_ranks_the_unit_that_returned(state, session, actors, client):
-    from civiclink.workorders.states import Action
     from tests.helpers import act
+
+    from civiclink.workorders.states import Action
 
     ctx = state.ctx(session)
     order = to_signed(ctx, actors)  # 城管 signed …
@@ -267,7 +269,7 @@ def test_supervise_board_ranks_the_unit_that_returned(state, session, actors, cl
 
     ranking = page.split(t("supervise.ranking"), 1)[1]
     numbers = {}  # unit name → [red, returns in 30 days, open]
-    for row in re.findall(r"<tr><td>(.*?)</tr>", ranking, flags=re.S):
+    for row in re.findall(r"<tr><td>(.*?)</tr>", ranking, flags=re.DOTALL):
         name = row.split("</td>", 1)[0]
         numbers[name] = [int(n) for n in re.findall(r'<td class="num[^"]*">(\d+)</td>', row)]
     csgl = next(v for k, v in numbers.items() if "城市管理" in k)
