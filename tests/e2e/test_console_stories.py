@@ -45,6 +45,12 @@ def act(page: Page, action: str, **fields) -> None:
     assert errors.count() == 0, errors.first.inner_text()
 
 
+def fits_the_screen(page: Page) -> None:
+    """No sideways scrolling at the operators' 1366×768 (issue 5's quality bar)."""
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], (page.url, width)
+
+
 def reload_until(page: Page, predicate, *, timeout: float = 15.0, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -65,6 +71,7 @@ def test_a_call_transferred_to_110_and_written_back(live, new_page):
     expect(operator.locator("#triage-route")).to_have_attribute("data-route", "110")
     expect(operator.locator("#route-actions")).to_be_visible()
     assert "R-102" in operator.locator("#triage .cues").inner_text()
+    fits_the_screen(operator)
     screenshot(operator, "intake-triage")
     with operator.expect_navigation():
         operator.click("#transfer-110")
@@ -76,6 +83,7 @@ def test_a_call_transferred_to_110_and_written_back(live, new_page):
     jjy.goto(live.police_url + "/desk")
     row = jjy.locator(".desk-received tr", has_text=number)
     reload_until(jjy, lambda: row.count() == 1, what="the push on the 110 desk")
+    fits_the_screen(jjy)
     screenshot(jjy, "desk-110")
     with jjy.expect_navigation():
         row.locator("button[type=submit]").click()
@@ -88,6 +96,7 @@ def test_a_call_transferred_to_110_and_written_back(live, new_page):
     act(zhy, "dispatch")
     act(zhy, "arrive")
     act(zhy, "finish", situation="民警到场，双方已分开，女方轻微擦伤已送医", result_note="已调解并出具告诫书")
+    fits_the_screen(zhy)
     screenshot(zhy, "incident-110")
 
     # Back on 12345: the order shows the 110's steps, its unit and its result, marked with the police site.
@@ -98,6 +107,7 @@ def test_a_call_transferred_to_110_and_written_back(live, new_page):
     peer_steps = operator.locator("ol.timeline li.peer").all_inner_texts()
     assert any(label("incident_action", "dispatch") in s for s in peer_steps), peer_steps
     assert all(live.police.site_code in s for s in peer_steps)
+    fits_the_screen(operator)
     screenshot(operator, "order-linked")
 
 
@@ -112,6 +122,7 @@ def test_a_12345_order_from_dispatch_to_close(live, new_page):
             pages[name] = login(new_page(), live.hotline_url, name)
         page = pages[name]
         page.goto(live.hotline_url + path)
+        fits_the_screen(page)
         return page
 
     # 派单员: dispatch from the queue's row (the suggested unit is pre-filled; the dispatcher picks 城管).
