@@ -71,8 +71,14 @@ def navigation(actor: Actor | None, site_role: str) -> list[NavItem]:
         items.append(NavItem("/orders", "nav.orders"))
         if actor.has(Role.DISPATCHER, Role.CALLBACK_AGENT, Role.SUPERVISOR):
             items.append(NavItem("/joint", "nav.joint"))
+    from civiclink.linkage.service import READ_ROLES as LINKAGE_READERS
+
+    if actor.roles & LINKAGE_READERS:
+        items.append(NavItem("/transfers", "nav.transfers"))
     if actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN, Role.POLICE_COMMANDER):
         items.append(NavItem("/dashboard", "nav.dashboard"))
+    if actor.has(Role.ADMIN, Role.SUPERVISOR):  # who may read the audit chain (audit/api.py)
+        items.append(NavItem("/audit", "nav.audit"))
     if actor.has(Role.ADMIN):
         items.append(NavItem("/admin", "nav.admin"))
     return items

@@ -1,0 +1,56 @@
+"""Pages for looking over the work rather than doing it, on both sites: the 12345↔110 transfer records with the
+pushes not signed for in time (R-204), and the audit chain — its verification and its latest events (R-507: the
+events carry no caller name or phone). The same reads and rights as /api/linkage/transfers and /api/audit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from civiclink.audit.api import AUDIT_ROLES
+from civiclink.audit.models import AuditEvent
+from civiclink.audit.service import verify_chain
+from civiclink.deps import CtxDep
+from civiclink.errors import Forbidden
+from civiclink.linkage import service as linkage_service
+from civiclink.web.console import PageActor, render
+from civiclink.web.messages import t
+
+router = APIRouter(include_in_schema=False)
+DIRECTIONS = ("out", "in")
+
+
+@router.get("/transfers")
+async def transfers_page(request: Request, ctx: CtxDep, actor: PageActor, direction: str = "",
+                         overdue: bool = False) -> Response:
+    try:
+        rows = await run_in_threadpool(lambda: linkage_service.list_transfers(
+            ctx, actor, direction=direction if direction in DIRECTIONS else None, overdue=overdue, limit=300))
+    except Forbidden as exc:
+        return render(request, "error.html", actor=actor, status_code=403, message=exc.message)
+    record_base = "/orders/" if ctx.settings.site_role == "hotline" else "/desk/"
+    return render(request, "transfers.html", actor=actor, rows=rows, direction=direction, overdue=overdue,
+                  record_base=record_base)
+
+
+@router.get("/audit")
+async def audit_page(request: Request, ctx: CtxDep, actor: PageActor,
+                     before_seq: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    if not actor.has(*AUDIT_ROLES):
+        return render(request, "error.html", actor=actor, status_code=403, message=t("audit.forbidden"))
+
+    def load():
+        result = verify_chain(ctx.session).as_dict()
+        stmt = select(AuditEvent)
+        if before_seq:
+            stmt = stmt.where(AuditEvent.seq < before_seq)
+        events = list(ctx.session.execute(stmt.order_by(AuditEvent.seq.desc()).limit(100)).scalars())
+        return result, events
+
+    result, events = await run_in_threadpool(load)
+    return render(request, "audit.html", actor=actor, result=result, events=events,
+                  older=events[-1].seq if len(events) == 100 else None)

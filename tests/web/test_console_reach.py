@@ -1,0 +1,73 @@
+"""Issue 5's quality bar, checked mechanically: every write the API offers is reachable from the console. Each
+write route of both kinds of site maps to a console route that exists in the same app; an API write added later
+without its console page fails here."""
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+
+from civiclink.app import create_app
+from civiclink.incidents.schemas import INCIDENT_ACTION_BODIES
+from civiclink.workorders.schemas import ACTION_BODIES
+
+# API write route (method, path template) → the console route(s) that do the same thing, or None with the reason.
+CONSOLE_FOR = {
+    ("POST", "/api/auth/token"): [("POST", "/login")],
+    ("POST", "/api/auth/logout"): [("POST", "/logout")],
+    ("POST", "/api/orgs/import"): [("POST", "/admin/orgs/import")],
+    ("POST", "/api/users"): [("POST", "/admin/users")],
+    ("PATCH", "/api/users/{username}"): [("POST", "/admin/users/{username}")],
+    ("POST", "/api/calendar/import"): [("POST", "/admin/sla/calendar")],
+    ("POST", "/api/exchange/inbox"): None,  # the other site's relay posts here, never a person
+    ("POST", "/api/exchange/messages/{message_id}/retry"): [("POST", "/admin/peers/retry")],
+    ("POST", "/api/linkage/consultations"): {"hotline": [("POST", "/orders/{number}/consult")],
+                                             "police": [("POST", "/desk/{number}/consult")]},
+    ("POST", "/api/linkage/consultations/{consultation_id}/conclude"): {
+        "hotline": [("POST", "/orders/{number}/consult/{consultation_id}")],
+        "police": [("POST", "/desk/{number}/consult/{consultation_id}")]},
+    ("POST", "/api/triage"): {"hotline": [("POST", "/intake/triage")], "police": [("POST", "/desk/triage")]},
+    ("POST", "/api/triage/{record_id}/decision"): {"hotline": [("POST", "/intake")], "police": None},
+    ("POST", "/api/knowledge"): [("POST", "/admin/knowledge")],
+    ("PUT", "/api/knowledge/{code}"): [("POST", "/admin/knowledge/{code}")],
+    ("POST", "/api/knowledge/{code}/retire"): [("POST", "/admin/knowledge/{code}/retire")],
+    ("POST", "/api/orders"): [("POST", "/intake")],
+    ("POST", "/api/linkage/joint-cases/{number}/parts"): [("POST", "/joint/{number}/{key}")],
+    ("POST", "/api/linkage/joint-cases/{number}/callback"): [("POST", "/joint/{number}/{key}")],
+    ("POST", "/api/incidents"): [("POST", "/desk/new")],
+}
+ORDER_ACTION = re.compile(r"^/api/orders/\{number\}/([a-z0-9-]+)$")
+INCIDENT_ACTION = re.compile(r"^/api/incidents/\{number\}/([a-z0-9-]+)$")
+
+
+def routes(app) -> set[tuple[str, str]]:
+    return {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
+
+
+@pytest.mark.parametrize("site_role", ["hotline", "police"])
+def test_every_api_write_has_its_console_page(settings, site_role):
+    app = create_app(settings.model_copy(update={"site_role": site_role}))
+    present = routes(app)
+    missing = []
+    for method, path in sorted(present):
+        if not path.startswith("/api/") or method not in {"POST", "PUT", "PATCH", "DELETE"}:
+            continue
+        if m := ORDER_ACTION.match(path):
+            action = m.group(1).replace("-", "_")
+            assert any(a.value == action for a in ACTION_BODIES), path  # the console's forms cover these
+            needed = [("POST", "/orders/{number}/act/{action}")]
+        elif m := INCIDENT_ACTION.match(path):
+            action = m.group(1).replace("-", "_")
+            assert any(a.value == action for a in INCIDENT_ACTION_BODIES), path
+            needed = [("POST", "/desk/{number}/act/{action}")]
+        else:
+            if (method, path) not in CONSOLE_FOR:
+                missing.append(f"{method} {path}: no console page named in this test")
+                continue
+            needed = CONSOLE_FOR[(method, path)]
+            if isinstance(needed, dict):
+                needed = needed[site_role]
+            if needed is None:
+                continue
+        missing += [f"{method} {path} → {m} {p} is not served" for m, p in needed if (m, p) not in present]
+    assert not missing, missing
