@@ -166,8 +166,44 @@ def test_stale_version_is_refused_and_the_typed_text_kept(signed_order, client):
 def test_queue_needs_login_and_comes_back_after_it(client):
     r = client.get("/queue/dispatch", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fqueue%2Fdispatch"
-    r = client.get("/queue/dispatch", headers={"HX-Request": "true"}, follow_redirects=False)
-    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
+    # The triage panel of an expired session must not navigate away from what the operator is typing.
+    r = client.post("/intake/triage", data={"content": "路灯坏了"}, headers={"HX-Request": "true"},
+                    follow_redirects=False)
+    assert r.status_code == 200 and "HX-Redirect" not in r.headers
+    assert t("login.expired_fragment") in r.text and 'target="_blank"' in r.text
+    # A form posted after the session expired comes back to the page it was posted from, after the login.
+    r = client.post("/orders/NT1/act/reply", data={"version": 1, "content": "已处理"}, follow_redirects=False,
+                    headers={"Referer": "http://testserver/orders/NT1"})
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Forders%2FNT1"
+
+
+def test_forms_posted_from_another_origin_are_refused(client):
+    login(client, "operator")
+    for headers in ({"Origin": "http://127.0.0.1:8110"}, {"Sec-Fetch-Site": "same-site"}):
+        r = client.post("/intake", data={"channel": "phone", "content": "路灯坏了", "request_type": "help"},
+                        headers=headers, follow_redirects=False)
+        assert r.status_code == 403 and t("error.cross_site") in r.text, headers
+    r = client.post("/login", data={"username": "operator", "password": PASSWORD},
+                    headers={"Origin": "http://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    same = client.post("/intake", data={"channel": "phone", "content": "小区路灯坏了", "request_type": "help",
+                                        "submit": "false"},
+                       headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+                       follow_redirects=False)
+    assert same.status_code == 303
+
+
+def test_register_only_keeps_the_order_unsubmitted(state, session, client):
+    """仅登记: the button's submit=false wins over the form's default."""
+    from sqlalchemy import select
+
+    from civiclink.workorders.models import WorkOrder
+
+    login(client, "operator")
+    r = client.post("/intake", data={"channel": "phone", "content": "咨询公积金提取", "request_type": "consultation",
+                                     "submit": ["true", "false"]}, follow_redirects=False)
+    assert r.status_code == 303, r.text[-800:]
+    assert session.execute(select(WorkOrder.state)).scalar_one() == "registered"
 
 
 def test_a_matter_for_another_channel_is_referred_without_an_order(state, session, client):

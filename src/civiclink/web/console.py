@@ -8,6 +8,7 @@ nothing the API would refuse, and a role sees only the links and buttons of what
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,14 +20,19 @@ from pydantic import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
 from civiclink.deps import CtxDep, StateDep, actor_for_token
-from civiclink.errors import DomainError, NotAuthenticated
+from civiclink.errors import DomainError, Forbidden, NotAuthenticated
 from civiclink.i18n import label, labels
 from civiclink.orgs.roles import Actor, Role
 from civiclink.web.messages import t
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-COOKIE = "civiclink_session"
+
+
+def cookie_name(settings) -> str:
+    """The session cookie's name, one per site: browsers share cookies between ports of one host, and the demo
+    (and a small deployment) runs several sites on one host — a login on one must not replace another's."""
+    return f"civiclink_{settings.site_code}"
 
 
 def _fmt_time(value, fmt: str = "%m-%d %H:%M") -> str:
@@ -102,8 +108,23 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
+def cross_site(request: Request) -> bool:
+    """A write that a page of another origin made the browser send. SameSite=Strict keeps the cookie from other
+    sites, but "site" includes other ports and sibling hosts; the browser's Sec-Fetch-Site and Origin headers
+    name the real origin. (Requests without them — scripts, tests — are not a browser being tricked.)"""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site and fetch_site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        from urllib.parse import urlsplit
+
+        return urlsplit(origin).netloc != request.url.netloc
+    return bool(origin)
+
+
 async def page_actor(request: Request, state, ctx) -> Actor | None:
-    token = request.cookies.get(COOKIE)
+    token = request.cookies.get(cookie_name(state.settings))
     if not token:
         return None
     try:
@@ -113,6 +134,8 @@ async def page_actor(request: Request, state, ctx) -> Actor | None:
 
 
 async def require_page_actor(request: Request, state: StateDep, ctx: CtxDep) -> Actor:
+    if request.method not in ("GET", "HEAD") and cross_site(request):
+        raise Forbidden(t("error.cross_site"))
     actor = await page_actor(request, state, ctx)
     if actor is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
@@ -123,12 +146,24 @@ PageActor = Annotated[Actor, Depends(require_page_actor)]
 
 
 def login_redirect(request: Request, exc: LoginRequired):
-    from fastapi.responses import RedirectResponse, Response
+    """No session. A page goes to the login page and comes back after it. An htmx fragment (the triage panel
+    while an operator types) must not navigate the page away from what is typed: it shows a note with a login
+    link that opens a new window. A form post comes back to the page it was posted from (never to the POST-only
+    address itself)."""
+    from urllib.parse import urlsplit
 
-    target = "/login" if exc.next_path == "/" else f"/login?next={quote(exc.next_path, safe='')}"
-    if request.headers.get("HX-Request"):
-        # htmx follows this header with a full page load instead of swapping the login page into a fragment.
-        return Response(status_code=401, headers={"HX-Redirect": target})
+    from fastapi.responses import RedirectResponse
+
+    if is_htmx(request):
+        html = (f'<p class="notice error" role="alert">{escape(t("login.expired_fragment"))} '
+                f'<a href="/login" target="_blank" rel="noopener">{escape(t("login.open_login"))}</a></p>')
+        return HTMLResponse(html, status_code=200)
+    next_path = exc.next_path
+    if request.method not in ("GET", "HEAD"):
+        referer = urlsplit(request.headers.get("referer", ""))
+        same = referer.netloc == request.url.netloc and referer.path.startswith("/")
+        next_path = referer.path + (f"?{referer.query}" if referer.query else "") if same else "/"
+    target = "/login" if next_path == "/" else f"/login?next={quote(next_path, safe='')}"
     return RedirectResponse(target, status_code=303)
 
 
@@ -202,6 +237,22 @@ def form_dict(form) -> dict[str, Any]:
         else:
             target[parts[-1]] = value
     return data
+
+
+def done_text(done: str | None) -> str | None:
+    """The confirmation shown for ``?done=<key>`` after a redirect: only a known key shows anything, so a link
+    cannot make a page say what the system did not do."""
+    if not done:
+        return None
+    from civiclink.i18n import LABELS
+    from civiclink.web.messages import messages
+
+    if f"done.{done}" in messages():
+        return t(f"done.{done}")
+    for family in ("action", "incident_action"):
+        if done in LABELS[family]:
+            return LABELS[family][done]
+    return None
 
 
 def is_htmx(request: Request) -> bool:

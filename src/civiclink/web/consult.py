@@ -16,12 +16,25 @@ from civiclink.linkage.models import Consultation
 from civiclink.linkage.schemas import ConsultationConclude, ConsultationOpen
 from civiclink.orgs.roles import Actor
 from civiclink.web.console import PageActor, run_write
-from civiclink.web.forms import parse
+from civiclink.web.forms import fields_of, parse
 from civiclink.web.messages import t
 
 
 def can_consult(ctx, actor: Actor) -> bool:
     return bool(actor.roles & linkage_actions.CONSULT_ROLES[ctx.settings.site_role])
+
+
+def may_start(ctx, actor: Actor, *, state: str, closed_states, consultations: list) -> bool:
+    """Offer 发起三方通话 only where ``do_open_consultation`` would accept it: the role, a record still open (not
+    already handed to the other platform) and no call on it still waiting for its outcome."""
+    return (can_consult(ctx, actor) and state not in closed_states
+            and not any(c.outcome is None for c in consultations))
+
+
+def conclude_fields() -> list:
+    """The outcome form of a 三方通话, from the API's own body model (outcome, note, reason, the caller's
+    consent to the transfer — R-208)."""
+    return fields_of(ConsultationConclude, hidden=set())
 
 
 def consultations_of(ctx, actor: Actor, *, order_id: int | None = None, incident_id: int | None = None) -> list:

@@ -21,9 +21,9 @@ from civiclink.incidents.schemas import INCIDENT_ACTION_BODIES, IncidentCreate
 from civiclink.incidents.states import TERMINAL, IncidentAction, IncidentState
 from civiclink.orgs.roles import Actor, Role
 from civiclink.web import consult
-from civiclink.web.console import PageActor, field_errors, form_dict, render, run_write
-from civiclink.web.forms import fields_of, submit
-from civiclink.web.messages import messages, t
+from civiclink.web.console import PageActor, done_text, field_errors, form_dict, render, run_write
+from civiclink.web.forms import fields_of, submit, unsent_form
+from civiclink.web.messages import t
 
 router = APIRouter(include_in_schema=False)
 DESK_ROLES = frozenset({Role.POLICE_OPERATOR, Role.POLICE_COMMANDER, Role.ADMIN, Role.LEADER})
@@ -59,13 +59,7 @@ async def desk_page(request: Request, ctx: CtxDep, actor: PageActor, done: str |
         return refused
     sections = await run_in_threadpool(_desk, ctx, actor)
     return render(request, "desk.html", actor=actor, sections=sections, can_write=bool(actor.roles & WRITE_ROLES),
-                  done=_done_text(done))
-
-
-def _done_text(done: str | None) -> str | None:
-    if not done:
-        return None
-    return t(f"done.{done}") if f"done.{done}" in messages() else label("incident_action", done)
+                  done=done_text(done))
 
 
 # --------------------------------------------------------------------------------------------- 接警登记
@@ -149,15 +143,22 @@ def _detail(ctx, number: str, actor: Actor, *, failed=None, values=None, errors=
                       "weighty": action in WEIGHTY, "open": mine, "error": (errors or {}).get("") if mine else None,
                       "fields": fields_of(INCIDENT_ACTION_BODIES[action], values=vals,
                                           errors=errors if mine else None, hidden={"version"})})
+    if failed and failed not in read.allowed_actions and values:
+        chosen = IncidentAction(failed)
+        forms.insert(0, unsent_form(INCIDENT_ACTION_BODIES[chosen], failed, label("incident_action", chosen), values,
+                                    (errors or {}).get("")))
+    consultations = consult.consultations_of(ctx, actor, incident_id=incident.id)
     return {"incident": read, "timeline": timeline, "forms": forms,
-            "consultations": consult.consultations_of(ctx, actor, incident_id=incident.id),
-            "can_consult": consult.can_consult(ctx, actor) and read.state not in {str(x) for x in TERMINAL}}
+            "consultations": consultations, "may_conclude": consult.can_consult(ctx, actor),
+            "conclude_fields": consult.conclude_fields,
+            "can_consult": consult.may_start(ctx, actor, state=read.state, consultations=consultations,
+                                             closed_states={str(x) for x in TERMINAL} | {S.TRANSFERRED_TO_12345.value})}
 
 
 async def _render_detail(request, ctx, actor, number, *, status_code=200, message=None, done=None, **kw):
     detail = await run_in_threadpool(lambda: _detail(ctx, number, actor, **kw))
     return render(request, "incident.html", actor=actor, status_code=status_code, message=message,
-                  done=_done_text(done), **detail)
+                  done=done_text(done), **detail)
 
 
 @router.get("/desk/{number}")

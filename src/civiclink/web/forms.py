@@ -159,3 +159,21 @@ async def submit(request, ctx, model: type[BaseModel], write, *, rerender, redir
                               values={k: v for k, v in typed.items() if k != "version"},
                               errors={getattr(exc, "field", None) or "": text})
     return RedirectResponse(redirect_to, status_code=303)
+
+
+def unsent_form(model: type[BaseModel], action: str, action_label: str, values: dict, error: str | None) -> dict:
+    """What the user typed for an action that is no longer allowed — someone changed the record meanwhile (409)
+    — shown read-only beside the fresh record, so that nothing typed is lost and it can be copied."""
+    shown = [(spec.label, _shown_value(spec)) for spec in fields_of(model, values=values, hidden={"version"})
+             if spec.kind != "hidden" and spec.value not in (None, "")]
+    return {"action": f"unsent-{action}", "label": t("form.unsent", action=action_label), "unsent": shown,
+            "open": True, "weighty": False, "error": error, "fields": [], "help": ""}
+
+
+def _shown_value(spec: FieldSpec) -> str:
+    for value, text in spec.options:
+        if value == str(spec.value):
+            return text
+    if spec.kind == "checkbox":
+        return t("form.yes") if str(spec.value).lower() in ("true", "on", "1") else t("form.no")
+    return str(spec.value)

@@ -54,10 +54,14 @@ def choices(ctx) -> dict:
 
 
 def _values(form) -> dict:
+    """The form as typed; a field posted twice (a checkbox after its hidden "false", a button's value after a
+    hidden default) keeps its last value."""
     data = form_dict(form)
     caller = data.get("caller") or {}
-    if isinstance(caller.get("confidential"), list):
-        caller["confidential"] = caller["confidential"][-1]
+    for target in (data, caller):
+        for key, value in list(target.items()):
+            if isinstance(value, list):
+                target[key] = value[-1]
     data["caller"] = caller
     return data
 
@@ -141,8 +145,9 @@ async def register(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
     close_with = str(values.pop("close_with", "") or "")
     if close_with:  # a knowledge item's 直接办结 button
         then = "close"
-    consent = values.pop("consent", "true")
-    consent = str(consent[-1] if isinstance(consent, list) else consent).lower() in ("true", "on", "1")
+    # Consent to the transfer (R-208) stays as the operator set it if the page comes back with an error.
+    consent = str(values.get("consent", "true")).lower() in ("true", "on", "1")
+    values["consent"] = consent
     if then == "refer":
         return await _refer(request, ctx, actor, values)
     if not values.get("title") and values.get("content"):

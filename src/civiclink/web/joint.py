@@ -13,7 +13,7 @@ from civiclink.linkage import actions, service
 from civiclink.linkage.schemas import JointCallbackIn, JointPartIn
 from civiclink.orgs.roles import Actor, Role
 from civiclink.web.console import PageActor, render
-from civiclink.web.forms import fields_of, submit
+from civiclink.web.forms import fields_of, submit, unsent_form
 from civiclink.web.messages import t
 from civiclink.web.orders import unit_options
 
@@ -33,6 +33,10 @@ async def joint_list(request: Request, ctx: CtxDep, actor: PageActor, state: str
 
 def _forms(ctx, case, actor: Actor, failed=None, values=None, errors=None) -> list[dict]:
     forms = []
+    if failed in FORMS and values:
+        model, role, when = FORMS[failed]
+        if not actor.has(role) or case.state != when:
+            forms.append(unsent_form(model, failed, t(f"joint.action.{failed}"), values, (errors or {}).get("")))
     for key, (model, role, when) in FORMS.items():
         if not actor.has(role) or case.state != when:
             continue

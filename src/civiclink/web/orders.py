@@ -22,8 +22,8 @@ from civiclink.i18n import LABELS, label
 from civiclink.linkage import service as linkage_service
 from civiclink.orgs.roles import Actor, Role
 from civiclink.web import consult
-from civiclink.web.console import PageActor, render
-from civiclink.web.forms import fields_of, submit
+from civiclink.web.console import PageActor, done_text, render
+from civiclink.web.forms import fields_of, submit, unsent_form
 from civiclink.web.messages import messages, t
 from civiclink.workorders import actions, service
 from civiclink.workorders.actions import DISPATCH_TARGET_KINDS
@@ -103,9 +103,13 @@ def _queue_page(ctx, actor: Actor, queue: Queue, page: int, q: str | None) -> di
         order = orm[item.number]
         allowed = actions.allowed_actions(ctx, order, actor)
         primary = queue.primary if queue.primary in allowed else None
+        if order.state == State.RETURN_REQUESTED:
+            # A return is decided on the order page, with the unit's reason and basis in view: a one-click
+            # dispatch from the row would send it back to the unit that returned it.
+            primary = None
         if queue.key == "dispatch" and primary is None and Action.SUBMIT in allowed:
             primary = Action.SUBMIT
-        suggested = ctx.directory.unit(order.suggested_unit_id) if order.suggested_unit_id else None
+        suggested = ctx.directory.unit(order.suggested_unit_id) if order.suggested_unit_id and primary else None
         rows.append({"order": item, "primary": primary, "suggested": suggested,
                      "primary_label": label("action", primary) if primary else None})
     return {"total": result.total, "rows": rows, "page": page, "pages": max(1, -(-result.total // PAGE_SIZE))}
@@ -124,7 +128,7 @@ async def queue_page(key: str, request: Request, ctx: CtxDep, actor: PageActor, 
     data = await run_in_threadpool(_queue_page, ctx, actor, queue, max(0, page), q)
     units = await run_in_threadpool(unit_options, ctx) if queue.primary is Action.DISPATCH else []
     return render(request, "queue.html", actor=actor, queue=queue, title=t(f"queue.{key}.title"), units=units,
-                  q=q or "", done=done, **data)
+                  q=q or "", done=done_text(done), **data)
 
 
 def _supervise_data(ctx, actor: Actor) -> dict:
@@ -159,7 +163,8 @@ async def supervise_page(request: Request, ctx, actor: Actor, *, done: str | Non
     if not actor.has(Role.SUPERVISOR):
         return forbidden(request, actor)
     data = await run_in_threadpool(_supervise_data, ctx, actor)
-    return render(request, "supervise.html", actor=actor, title=t("queue.supervise.title"), done=done, **data)
+    return render(request, "supervise.html", actor=actor, title=t("queue.supervise.title"), done=done_text(done),
+                  **data)
 
 
 # ------------------------------------------------------------------------------------------- search page
@@ -246,6 +251,10 @@ def _forms(ctx, detail: dict, actor: Actor, *, failed: str | None = None, values
         mine = action.value == failed
         forms.append(action_form(ctx, detail["order"], action, values=values if mine else None,
                                  errors=errors if mine else None))
+    if failed and failed not in {a.value for a in allowed} and values:
+        chosen = Action(failed)
+        forms.insert(0, unsent_form(ACTION_BODIES[chosen], failed, label("action", chosen), values,
+                                    (errors or {}).get("")))
     return forms
 
 
@@ -258,12 +267,11 @@ async def _render_detail(request: Request, ctx, actor: Actor, number: str, *, st
         return detail
 
     detail = await run_in_threadpool(load)
-    can_consult = consult.can_consult(ctx, actor) and detail["order"].state not in {s.value for s in TERMINAL}
-    done_text = None
-    if done:
-        done_text = t(f"done.{done}") if f"done.{done}" in messages() else label("action", done)
+    can_consult = consult.may_start(ctx, actor, state=detail["order"].state, consultations=detail["consultations"],
+                                    closed_states={s.value for s in TERMINAL} | {State.TRANSFERRED_TO_110.value})
     return render(request, "order.html", actor=actor, status_code=status_code, message=message,
-                  done=done_text, can_consult=can_consult, **detail)
+                  done=done_text(done), can_consult=can_consult, may_conclude=consult.can_consult(ctx, actor),
+                  conclude_fields=consult.conclude_fields, **detail)
 
 
 @router.get("/orders/{number}")

@@ -16,6 +16,7 @@ from civiclink.audit.models import AuditEvent
 from civiclink.audit.service import verify_chain
 from civiclink.deps import CtxDep
 from civiclink.errors import Forbidden
+from civiclink.i18n import label
 from civiclink.linkage import service as linkage_service
 from civiclink.web.console import PageActor, render
 from civiclink.web.messages import t
@@ -39,12 +40,14 @@ async def transfers_page(request: Request, ctx: CtxDep, actor: PageActor, direct
 
 @router.get("/audit")
 async def audit_page(request: Request, ctx: CtxDep, actor: PageActor,
-                     before_seq: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                     before_seq: Annotated[int | None, Query(ge=1, le=2**62)] = None, verify: bool = False) -> Response:
+    """The latest events; the whole chain is walked only when asked (``verify``): it reads every event, which
+    for a city's year is millions of rows."""
     if not actor.has(*AUDIT_ROLES):
         return render(request, "error.html", actor=actor, status_code=403, message=t("audit.forbidden"))
 
     def load():
-        result = verify_chain(ctx.session).as_dict()
+        result = verify_chain(ctx.session).as_dict() if verify else None
         stmt = select(AuditEvent)
         if before_seq:
             stmt = stmt.where(AuditEvent.seq < before_seq)
@@ -52,5 +55,22 @@ async def audit_page(request: Request, ctx: CtxDep, actor: PageActor,
         return result, events
 
     result, events = await run_in_threadpool(load)
-    return render(request, "audit.html", actor=actor, result=result, events=events,
+    return render(request, "audit.html", actor=actor, result=result, events=events, event_label=_event_label,
+                  state_label=_state_label,
                   older=events[-1].seq if len(events) == 100 else None)
+
+
+def _event_label(action: str) -> str:
+    """``order.dispatch`` → 派单; an action the vocabularies do not name shows its code only."""
+    kind, _, verb = action.partition(".")
+    vocabulary = {"order": "action", "incident": "incident_action"}.get(kind)
+    if verb == "registered":
+        return label("action", "register")
+    text = label(vocabulary, verb) if vocabulary else verb
+    return "" if text == verb else text
+
+
+def _state_label(entity_type: str, state: str | None) -> str:
+    if not state:
+        return ""
+    return label("incident_state" if entity_type == "incident" else "state", state)

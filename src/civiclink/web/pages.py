@@ -22,7 +22,7 @@ from civiclink.orgs import actions as org_actions
 from civiclink.orgs.models import User
 from civiclink.orgs.roles import Actor, Role
 from civiclink.orgs.security import token_digest, verify_password
-from civiclink.web.console import COOKIE, STATIC_DIR, PageActor, render
+from civiclink.web.console import STATIC_DIR, PageActor, cookie_name, cross_site, render
 from civiclink.web.messages import t
 
 __all__ = ["STATIC_DIR", "router"]
@@ -46,6 +46,8 @@ def login(request: Request, state: StateDep, ctx: CtxDep, username: Annotated[st
     from civiclink.orgs.api import DUMMY_HASH  # an unknown user costs a hash too: timing tells nothing
 
     username = username.strip()
+    if cross_site(request):  # login CSRF: another origin must not log the browser in as someone else
+        return render(request, "login.html", username="", error=t("error.cross_site"), next="/", status_code=403)
     if not username or not password:
         return render(request, "login.html", username=username, error=t("login.required"), next=_safe_next(next),
                       status_code=422)
@@ -60,7 +62,7 @@ def login(request: Request, state: StateDep, ctx: CtxDep, username: Annotated[st
             ctx.session, user, secret=state.settings.secret_key.get_secret_value(), now=ctx.now,
             ttl=state.settings.token_ttl, label="console")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
+    response.set_cookie(cookie_name(state.settings), token, httponly=True, samesite="strict", path="/",
                         secure=state.settings.environment == "production",
                         max_age=int(state.settings.token_ttl / timedelta(seconds=1)))
     return response
@@ -68,11 +70,11 @@ def login(request: Request, state: StateDep, ctx: CtxDep, username: Annotated[st
 
 @router.post("/logout")
 async def logout(request: Request, state: StateDep, ctx: CtxDep) -> Response:
-    token = request.cookies.get(COOKIE)
-    if token:
+    token = request.cookies.get(cookie_name(state.settings))
+    if token and not cross_site(request):
         await run_in_threadpool(_revoke, state, ctx, token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(cookie_name(state.settings), path="/")
     return response
 
 
