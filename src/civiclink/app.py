@@ -7,10 +7,12 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civiclink import __version__
 from civiclink.analytics.api import router as analytics_router
@@ -122,14 +124,29 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     )
     app.state.civiclink = state
 
+    from civiclink.web.console import error_page, is_console_page
+    from civiclink.web.messages import t
+
     @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError):
+    async def _domain_error(request: Request, exc: DomainError):
+        if is_console_page(request):
+            return error_page(request, exc.status_code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(exc.as_dict(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(StaleDataError)
-    async def _stale(_request: Request, _exc: StaleDataError):
+    async def _stale(request: Request, _exc: StaleDataError):
+        if is_console_page(request):
+            return error_page(request, 409, t("error.stale"))
         return JSONResponse({"detail": "数据已被他人修改，请刷新后重试", "code": "stale_version"}, status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        # Unknown console addresses and wrong methods get a Chinese page; the API keeps FastAPI's JSON.
+        if is_console_page(request) and exc.status_code in (404, 405):
+            return error_page(request, exc.status_code,
+                              t("error.not_found_page" if exc.status_code == 404 else "error.method_page"))
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError):
@@ -148,7 +165,9 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         return JSONResponse({"detail": "数据库繁忙，请稍后重试", "code": "unavailable"}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError):
+    async def _invalid(request: Request, exc: RequestValidationError):
+        if is_console_page(request):  # a hand-edited address (?page=abc): the page's forms never send these
+            return error_page(request, 422, t("error.bad_request_page"))
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "请求格式不正确"}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")

@@ -42,3 +42,23 @@ def test_desk_triage_tells_a_non_police_matter(police):
     panel = client.post("/desk/triage", data={"content": "小区路灯坏了一个星期，晚上很黑，想请有关部门修一下"})
     assert panel.status_code == 200 and 'data-route="12345"' in panel.text
     assert "close_with" not in panel.text  # 直接办结 is the hotline's, not the desk's
+
+
+def test_desk_reaches_every_incident_through_its_sections_pages(police):
+    from civiclink.incidents import actions as ia
+    from civiclink.incidents.schemas import IncidentCreate
+    from civiclink.sites import _actors
+    from civiclink.web.desk import DESK_ROWS
+
+    jjy = _actors(police)["jjy"]
+    with police.sessions() as session:
+        ctx = police.ctx(session)
+        numbers = [ia.do_register_incident(ctx, IncidentCreate(title=f"警情{i}", content="有人打架"), actor=jjy).number
+                   for i in range(DESK_ROWS + 3)]
+        session.commit()
+    client = police_client(police)
+    handling = client.get("/desk").text.split("desk-handling", 1)[1].split("</section>", 1)[0]
+    assert numbers[0] in handling and numbers[-1] not in handling  # the oldest fifty first
+    assert "/desk?section=handling" in handling
+    rest = client.get("/desk?section=handling&page=1").text
+    assert numbers[-1] in rest and numbers[0] not in rest

@@ -312,3 +312,45 @@ def test_supervise_board_ranks_the_unit_that_returned(state, session, actors, cl
     zjj = next(v for k, v in numbers.items() if "住房" in k)
     assert csgl == [0, 1, 0]  # the return counts against 城管, who asked for it; it has nothing open now
     assert zjj == [0, 0, 1]
+
+
+def test_a_reply_refused_because_a_colleague_replied_first_keeps_its_text(state, session, actors, signed_order,
+                                                                            client):
+    from tests.helpers import act
+
+    from civiclink.workorders.states import Action
+
+    stale_version = signed_order.version
+    act(state.ctx(session), signed_order, Action.REPLY, actors["staff_csgl"], content="同事已答复：已修复。")
+    session.commit()
+    r = client.post(f"/orders/{signed_order.number}/act/reply",
+                    data={"version": stale_version, "content": "我写了很长的答复：路灯线路老化，已全部更换。"})
+    assert r.status_code == 409
+    assert "我写了很长的答复：路灯线路老化，已全部更换。" in r.text  # not lost, though 答复 is no longer offered
+    assert t("form.unsent", action="答复") in r.text
+
+
+def test_a_returned_order_is_not_dispatched_from_the_row(state, session, actors, signed_order, client):
+    from tests.helpers import act
+
+    from civiclink.workorders.states import Action
+
+    act(state.ctx(session), signed_order, Action.RETURN, actors["staff_csgl"], reason="不属本单位", basis="职责清单")
+    session.commit()
+    login(client, "dispatcher")
+    page = client.get("/queue/dispatch").text
+    row = page.split(signed_order.number, 1)[1].split("</tr>", 1)[0]
+    assert "/act/dispatch" not in row and f'href="/orders/{signed_order.number}"' in page
+
+
+def test_bad_addresses_get_a_chinese_page_not_json(client):
+    login(client, "dispatcher")
+    for path, status, key in (("/queue/dispatch?page=abc", 422, "error.bad_request_page"),
+                              ("/orders?page=99999999999999", 422, "error.bad_request_page"),
+                              ("/no-such-page", 404, "error.not_found_page"),
+                              ("/orders/NT1/act/reply", 405, "error.method_page")):
+        r = client.get(path)
+        assert r.status_code == status and t(key) in r.text and r.headers["content-type"].startswith("text/html"), path
+    assert client.get("/api/orders?limit=abc").headers["content-type"] == "application/json"  # the API keeps JSON
+    r = client.post("/orders/NO-SUCH/act/sign", data={"version": 1})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")

@@ -49,6 +49,19 @@ templates.globals.update(t=t, label=label, labels=labels, static=lambda path: f"
 templates.filters["time"] = _fmt_time
 
 
+def _fmt_iso(value: str | None, fmt: str = "%m-%d %H:%M") -> str:
+    """An ISO timestamp from a JSON-shaped result (the triage suggestion), in the site's local time."""
+    from datetime import datetime
+
+    try:
+        return _fmt_time(datetime.fromisoformat(value), fmt) if value else "—"
+    except ValueError:
+        return "—"
+
+
+templates.filters["isotime"] = _fmt_iso
+
+
 @dataclass(frozen=True)
 class NavItem:
     href: str
@@ -253,6 +266,19 @@ def done_text(done: str | None) -> str | None:
         if done in LABELS[family]:
             return LABELS[family][done]
     return None
+
+
+NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/static/", "/dashboard/data")
+
+
+def is_console_page(request: Request) -> bool:
+    """A request a person's browser made for a page (answered in HTML), not one for the API (JSON)."""
+    return not request.url.path.startswith(NOT_PAGES)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """A refusal on a console address, in Chinese, as a page (never the API's JSON)."""
+    return render(request, "error.html", status_code=status_code, message=message)
 
 
 def is_htmx(request: Request) -> bool:

@@ -8,8 +8,9 @@ The forms are built from the API's body models (``INCIDENT_ACTION_BODIES``) and 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
@@ -39,11 +40,21 @@ SECTIONS = [  # key, states, oldest first?
 ]
 
 
-def _desk(ctx, actor: Actor) -> list[dict]:
+DESK_ROWS = 50
+
+
+def _desk(ctx, actor: Actor, *, only: str | None = None, page: int = 0) -> list[dict]:
+    """Each section's first rows; ``only`` one section, paged (the desk must reach every 警单, not just the last
+    fifty of each kind)."""
     sections = []
     for key, states, oldest in SECTIONS:
-        page = service.list_incidents(ctx, actor, state=[str(s) for s in states], oldest_first=oldest, limit=50)
-        sections.append({"key": key, "title": t(f"desk.{key}"), "total": page.total, "items": page.items})
+        if only and key != only:
+            continue
+        offset = page * DESK_ROWS if only else 0
+        found = service.list_incidents(ctx, actor, state=[str(s) for s in states], oldest_first=oldest,
+                                       offset=offset, limit=DESK_ROWS)
+        sections.append({"key": key, "title": t(f"desk.{key}"), "total": found.total, "items": found.items,
+                         "page": page if only else 0, "pages": max(1, -(-found.total // DESK_ROWS))})
     return sections
 
 
@@ -54,12 +65,14 @@ def _guard(request: Request, actor: Actor, roles=DESK_ROLES) -> Response | None:
 
 
 @router.get("/desk")
-async def desk_page(request: Request, ctx: CtxDep, actor: PageActor, done: str | None = None) -> Response:
+async def desk_page(request: Request, ctx: CtxDep, actor: PageActor, done: str | None = None,
+                    section: str | None = None, page: Annotated[int, Query(ge=0, le=100_000)] = 0) -> Response:
     if (refused := _guard(request, actor)) is not None:
         return refused
-    sections = await run_in_threadpool(_desk, ctx, actor)
+    only = section if section in {key for key, _states, _oldest in SECTIONS} else None
+    sections = await run_in_threadpool(lambda: _desk(ctx, actor, only=only, page=page))
     return render(request, "desk.html", actor=actor, sections=sections, can_write=bool(actor.roles & WRITE_ROLES),
-                  done=done_text(done))
+                  done=done_text(done), only=only)
 
 
 # --------------------------------------------------------------------------------------------- 接警登记

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import func, select
@@ -33,6 +34,7 @@ from civiclink.workorders.states import TERMINAL, Action, State
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
+PageNumber = Annotated[int, Query(ge=0, le=100_000)]  # past the last page is an empty page, not an overflow
 
 # The order in which an order's actions are offered: the usual next step first.
 ACTION_ORDER = [
@@ -116,7 +118,7 @@ def _queue_page(ctx, actor: Actor, queue: Queue, page: int, q: str | None) -> di
 
 
 @router.get("/queue/{key}")
-async def queue_page(key: str, request: Request, ctx: CtxDep, actor: PageActor, page: int = 0,
+async def queue_page(key: str, request: Request, ctx: CtxDep, actor: PageActor, page: PageNumber = 0,
                      q: str | None = None, done: str | None = None) -> Response:
     if key == "supervise":
         return await supervise_page(request, ctx, actor, done=done)
@@ -172,7 +174,7 @@ async def supervise_page(request: Request, ctx, actor: Actor, *, done: str | Non
 
 @router.get("/orders")
 async def orders_page(request: Request, ctx: CtxDep, actor: PageActor, q: str | None = None,
-                      state: str | None = None, page: int = 0) -> Response:
+                      state: str | None = None, page: PageNumber = 0) -> Response:
     states = [State(state)] if state in {s.value for s in State} else None
 
     def load():
