@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-sqlite test-postgres bench clean
+.PHONY: install demo test test-sqlite test-postgres screenshots bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	@echo "== test suite on PostgreSQL =="
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Refresh the console screenshots of the README's tour (docs/screenshots/) from the browser tests.
+screenshots: $(STAMP)
+	scripts/system-deps.sh
+	CIVICLINK_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/e2e
 
 ## Benchmarks (never part of `make test`).
 bench: $(STAMP)

@@ -1,7 +1,7 @@
 """Helpers of the browser tests (tests/e2e): Debian's Chromium driven by Playwright, never a downloaded browser.
 
 ``login(page, base_url, username)`` logs in through the console's form; ``screenshot(page, name)`` saves a
-full-page PNG to docs/screenshots/<name>.png (on the SQLite run only); ``rendered_fonts(page, selector)`` asks
+full-page PNG to var/screenshots/<name>.png or $CIVICLINK_SCREENSHOT_DIR (on the SQLite run only); ``rendered_fonts(page, selector)`` asks
 Chromium which fonts it really drew a node's text with.
 """
 
@@ -42,7 +42,10 @@ ACTION_TIMEOUT_MS = 10_000
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Every run saves its pictures under var/ (ignored by git, so `make test` leaves the tree clean);
+# `make screenshots` runs the browser tests with CIVICLINK_SCREENSHOT_DIR=docs/screenshots to refresh the
+# README's tour.
+SCREENSHOTS = Path(os.environ.get("CIVICLINK_SCREENSHOT_DIR") or REPO / "var" / "screenshots")
 ECHARTS = "/static/vendor/echarts-6.1.0/echarts.min.js"
 
 
@@ -72,7 +75,7 @@ def login(page: Page, base_url: str, username: str, *, password: str = PASSWORD,
 
 
 def screenshot(page: Page, name: str) -> Path | None:
-    """A full-page PNG at docs/screenshots/<name>.png, returned; taken on every run, written only on the SQLite
+    """A full-page PNG at <SCREENSHOTS>/<name>.png, returned; taken on every run, written only on the SQLite
     run (CIVICLINK_TEST_DATABASE_URL unset), so that the PostgreSQL run does not rewrite the same pictures."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
         raise ValueError(f"screenshot name {name!r}: use lower-case letters, digits, '-', '_' and '.'")

@@ -5,7 +5,7 @@
 2. a 12345 order dispatched, returned, re-dispatched, extended, replied, called back unsatisfied, reopened,
    replied again and closed — every step clicked by the role whose page offers it.
 
-Each main page is saved as a screenshot (docs/screenshots/, linked from the README's tour).
+Each main page is saved as a screenshot (var/screenshots/; `make screenshots` refreshes the README's docs/screenshots/).
 """
 
 from __future__ import annotations
