@@ -5,6 +5,7 @@ site's 警单 figures with pushes awaiting 签收."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -295,3 +296,15 @@ def test_police_figures_count_incidents_and_pushes_awaiting_sign(pair):
     with pair.read("hotline") as ctx:
         hotline = service.dashboard(ctx, ha["leader"], "7d").hotline
     assert hotline.linkage[0].total == 2 and hotline.linkage[0].direction == "out"
+
+
+def test_year_on_year_days_across_29_february():
+    """Seven days holding 29 February 2028: the year-earlier 28 February is counted once, under 28 February."""
+    window = service.period_window("7d", local(2028, 3, 2, 12, 0), TZ)
+    earlier = service.year_earlier(window, TZ)
+    bounds = earlier.boundaries()
+    feb28 = window.starts.index(local(2028, 2, 28, 0, 0))
+    assert bounds[feb28] == local(2027, 2, 28, 0, 0).astimezone(UTC)
+    assert bounds[feb28 + 1] == local(2027, 3, 1, 0, 0).astimezone(UTC)  # the 28th's bucket is a whole day
+    assert bounds[feb28 + 2] == bounds[feb28 + 1]  # 29 February: nothing a year earlier
+    assert all(a <= b for a, b in pairwise(bounds))

@@ -129,9 +129,16 @@ def period_window(period: str, now: datetime, tz: ZoneInfo) -> Window:
 
 
 def year_earlier(window: Window, tz: ZoneInfo) -> Window:
-    """The same local span one year earlier (同比)."""
-    return Window(window.bucket, tuple(_year_earlier(s) for s in window.starts),
-                  _year_earlier(window.end.astimezone(tz)).astimezone(UTC))
+    """The same local span one year earlier (同比). A span of days that holds 29 February compares 28 February with
+    28 February, and 29 February with nothing (its bucket a year earlier is empty), not with the 28th twice."""
+    def start(moment: datetime) -> datetime:
+        local = moment.astimezone(tz)
+        if window.bucket == "day" and (local.month, local.day) == (2, 29):
+            return _local_midnight(date(local.year - 1, 3, 1), tz)  # an empty bucket: it ends where it starts
+        return _year_earlier(moment)
+
+    starts = [start(s) for s in window.starts]
+    return Window(window.bucket, tuple(starts), _year_earlier(window.end.astimezone(tz)).astimezone(UTC))
 
 
 def previous_window(window: Window, period: str, tz: ZoneInfo) -> Window | None:
