@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter
 
-from civiclink.analytics import service
+from civiclink.analytics import kpis, service
 from civiclink.analytics.service import DashboardRead, Period
 from civiclink.deps import CtxDep, CurrentActor, respond
 from civiclink.errors import ERROR_RESPONSES
@@ -23,3 +25,38 @@ def get_dashboard(ctx: CtxDep, actor: CurrentActor, period: Period = "7d"):
     overdue, linkage counts each way. Each figure's definition is the docstring of its function in
     ``civiclink.analytics.service``."""
     return respond(service.dashboard(ctx, actor, period))
+
+
+MAX_KPI_DAYS = 3 * 366
+
+
+def _kpi_scope(ctx, actor, start: date, end: date, place: str | None):
+    from civiclink.errors import Invalid
+
+    service.require_dashboard_reader(actor, ctx.settings.site_role)
+    if ctx.settings.site_role != "hotline":
+        raise Invalid("工单考核指标只在 12345 站点统计", field="site")
+    if end < start:
+        raise Invalid("结束日期不能早于开始日期", field="end")
+    if (end - start).days >= MAX_KPI_DAYS:
+        raise Invalid(f"统计区间最长 {MAX_KPI_DAYS} 天", field="end")
+    return kpis.Scope.local_days(start, end, ctx.settings.tz, place_ids=kpis.place_scope(ctx.directory, place))
+
+
+@router.get("/kpis", summary="考核指标（任意时段、任意属地）", response_model=kpis.KpiSetRead)
+def get_kpis(ctx: CtxDep, actor: CurrentActor, start: date, end: date, place: str | None = None):
+    """The KPIs of docs/kpi.md for the local days ``start``..``end`` (both included) and, with ``place``, one 属地
+    and everything under it: 受理量 (环比, 同比; by day, channel, category, 属地, request type), 直接答复率,
+    按时签收率, 按时办结率 (同比), 退单率, 重办率, 回访率, 满意率 (同比), 平均办理时长, linkage each way. Each
+    rate carries its numerator and denominator."""
+    scope = _kpi_scope(ctx, actor, start, end, place)
+    return respond(kpis.kpi_set(ctx.session, scope, directory=ctx.directory, tz=ctx.settings.tz,
+                                site_role=ctx.settings.site_role, place_code=place))
+
+
+@router.get("/scorecard", summary="承办单位考核表", response_model=list[kpis.ScorecardRow])
+def get_scorecard(ctx: CtxDep, actor: CurrentActor, start: date, end: date, place: str | None = None):
+    """Per handling unit, for the local days ``start``..``end``: dispatch rounds received, 按时签收率, 退单率,
+    按时办结率, 平均办理时长, 重办率, 满意率 — the same definitions as /kpis, grouped by unit."""
+    scope = _kpi_scope(ctx, actor, start, end, place)
+    return kpis.scorecard(ctx.session, scope, directory=ctx.directory)

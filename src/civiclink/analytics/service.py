@@ -30,8 +30,7 @@ from civiclink.incidents.states import IncidentState
 from civiclink.linkage.models import Transfer
 from civiclink.orgs.roles import Actor, Role
 from civiclink.orgs.service import CategoryInfo, OrgDirectory, UnitInfo
-from civiclink.sla.models import StageClock
-from civiclink.workorders.models import SATISFIED_LEVELS, Callback, WorkOrder
+from civiclink.workorders.models import WorkOrder
 
 Period = Literal["today", "7d", "30d", "year"]
 PERIODS: tuple[str, ...] = ("today", "7d", "30d", "year")
@@ -432,44 +431,18 @@ def orders_by_district(session: Session, directory: OrgDirectory, window: Window
 
 
 def satisfaction_rate(session: Session, window: Window) -> SatisfactionRead:
-    """满意率 = (非常满意 + 满意 + 一般) ÷ 有效回访.
+    """满意率 of the period: ``civiclink.analytics.kpis.satisfaction_rate`` (docs/kpi.md), the 大屏's window
+    (end inclusive) as a KPI scope."""
+    from civiclink.analytics import kpis
 
-    有效回访: a 回访 made in the period that reached the caller and recorded a satisfaction level (1–5);
-    unreachable callers are not in the denominator. The numerator counts levels 1–3 (``SATISFIED_LEVELS``:
-    非常满意, 满意, 一般/基本满意 — R-805 leaves 基本满意 to local choice; we include it). Each 回访 counts:
-    an order reopened after an unsatisfied visit and visited again counts twice."""
-    rows = session.execute(
-        select(Callback.satisfaction, func.count())
-        .where(Callback.at >= window.start, Callback.at <= window.end, Callback.reached.is_(True),
-               Callback.satisfaction.is_not(None))
-        .group_by(Callback.satisfaction)
-    ).all()
-    by_level = {int(level): n for level, n in rows}
-    denominator = sum(by_level.values())
-    numerator = sum(n for level, n in by_level.items() if level in SATISFIED_LEVELS)
-    levels = [CountRead(code=str(level), name=label("satisfaction", level), count=by_level.get(level, 0))
-              for level in range(1, 6)]
-    return SatisfactionRead(numerator=numerator, denominator=denominator, rate=_rate(numerator, denominator),
-                            levels=levels)
+    return kpis.satisfaction_rate(session, kpis.Scope(window.start, window.end + timedelta(microseconds=1)))
 
 
 def on_time_completion_rate(session: Session, window: Window) -> RateRead:
-    """按时办结率 = 按时办结 ÷ 应办结 of the period, on the 办理 clock (from 受理 to the unit's 答复, R-608).
+    """按时办结率 of the period: ``civiclink.analytics.kpis.on_time_completion_rate`` (docs/kpi.md)."""
+    from civiclink.analytics import kpis
 
-    应办结 (denominator): 办理 clocks that ended with the unit's reply in the period, plus 办理 clocks still
-    running whose deadline passed in the period (超期未办结 — they would otherwise hide the worst cases).
-    按时办结 (numerator): those that ended with the reply by their deadline (extensions and time waiting on the
-    citizen included, as the clock counts them). Each 办理 round counts (a 重办 starts a new one); clocks stopped
-    for another reason (直接办结, 并单, 转110) and paused ones are not counted."""
-    finished = and_(StageClock.stop_reason == "replied", StageClock.stopped_at >= window.start,
-                    StageClock.stopped_at <= window.end)
-    overdue = and_(StageClock.stopped_at.is_(None), StageClock.paused_since.is_(None),
-                   StageClock.due_at >= window.start, StageClock.due_at < window.end)
-    on_time = func.sum(case((and_(finished, StageClock.breached.is_(False)), 1), else_=0))
-    total, numerator = session.execute(
-        select(func.count(), on_time).where(StageClock.stage == "handle", or_(finished, overdue))
-    ).one()
-    return RateRead(numerator=numerator or 0, denominator=total, rate=_rate(numerator or 0, total))
+    return kpis.on_time_completion_rate(session, kpis.Scope(window.start, window.end + timedelta(microseconds=1)))
 
 
 def first_attempt_connection_rate() -> ConnectionRateRead:

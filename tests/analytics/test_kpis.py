@@ -1,0 +1,102 @@
+"""The KPIs of docs/kpi.md on hand-built 工单 with known answers, per site, per 属地 and per unit, and their API."""
+
+from __future__ import annotations
+
+from tests.helpers import act, register, to_awaiting_callback, to_signed
+
+from civiclink.analytics import kpis
+from civiclink.workorders.states import Action
+
+
+def _story(ctx, actors):
+    """Five 工单 of today: closed satisfied (城管); returned by 城管, re-dispatched to 住建, reopened after an
+    unsatisfied 回访; closed at intake; transferred to 110; dispatched to 住建 and not yet signed."""
+    o1 = to_awaiting_callback(ctx, actors)
+    act(ctx, o1, Action.CALLBACK, actors["callback"], satisfaction=2, resolved=True)
+    o2 = to_signed(ctx, actors)
+    act(ctx, o2, Action.RETURN, actors["staff_csgl"], reason="不属本单位", basis="职责清单")
+    act(ctx, o2, Action.DISPATCH, actors["dispatcher"], unit="zjj")
+    act(ctx, o2, Action.SIGN, actors["staff_zjj"])
+    act(ctx, o2, Action.REPLY, actors["staff_zjj"], content="已修复")
+    act(ctx, o2, Action.APPROVE_REPLY, actors["dispatcher"])
+    act(ctx, o2, Action.CALLBACK, actors["callback"], satisfaction=4, resolved=False)
+    act(ctx, o2, Action.REOPEN, actors["callback"], reason="市民不满意")
+    register(ctx, actors, request_type="consultation", intake_answer="公积金可在线提取。")
+    o4 = register(ctx, actors)
+    act(ctx, o4, Action.TRANSFER_TO_110, actors["operator"], reason="涉嫌违法犯罪", consent=True)
+    o5 = register(ctx, actors)
+    act(ctx, o5, Action.DISPATCH, actors["dispatcher"], unit="zjj")
+    ctx.session.commit()
+
+
+def _today(ctx, place_ids=None) -> kpis.Scope:
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    return kpis.Scope.local_days(today, today, ctx.settings.tz, place_ids=place_ids)
+
+
+def test_each_kpi_counts_what_its_definition_says(state, session, actors):
+    ctx = state.ctx(session)
+    _story(ctx, actors)
+    s = _today(ctx)
+    rate = lambda r: (r.numerator, r.denominator)  # noqa: E731
+    assert kpis.volume(session, s) == 5
+    assert rate(kpis.direct_answer_rate(session, s)) == (1, 4)  # the transferred one is not the hotline's
+    assert rate(kpis.on_time_sign_rate(session, s)) == (3, 3)  # o5's and the 重办's clocks run, not yet due
+    assert rate(kpis.on_time_completion_rate(session, s)) == (2, 2)
+    assert rate(kpis.return_rate(session, s)) == (1, 5)  # five dispatch rounds (重办 is one), one returned
+    assert rate(kpis.reopen_rate(session, s)) == (1, 2)  # one closed, one reopened after their 回访
+    assert rate(kpis.callback_rate(session, s)) == (1, 1)
+    satisfaction = kpis.satisfaction_rate(session, s)
+    assert rate(satisfaction) == (1, 2) and satisfaction.rate == 50.0
+    assert [level.count for level in satisfaction.levels] == [0, 1, 0, 1, 0]
+    assert kpis.average_handling_hours(session, s).count == 2
+    by_type = {c.code: c.count for c in kpis.volume_by(session, s, "request_type", directory=ctx.directory,
+                                                           tz=ctx.settings.tz)}
+    assert by_type == {"complaint": 4, "consultation": 1}
+    days = kpis.volume_by(session, s, "day", directory=ctx.directory, tz=ctx.settings.tz)
+    assert [d.count for d in days] == [5]
+    week = kpis.Scope(s.start - (s.end - s.start) * 6, s.end)
+    assert [d.count for d in kpis.volume_by(session, week, "day", directory=ctx.directory,
+                                            tz=ctx.settings.tz)] == [0] * 6 + [5]  # zero days listed
+
+
+def test_scope_by_place_and_per_unit(state, session, actors):
+    ctx = state.ctx(session)
+    _story(ctx, actors)
+    chongchuan = kpis.place_scope(ctx.directory, "320613")  # the story's address is in 崇川区
+    tongzhou = kpis.place_scope(ctx.directory, "320612")
+    assert kpis.volume(session, _today(ctx, chongchuan)) == 5
+    assert kpis.volume(session, _today(ctx, tongzhou)) == 0
+    assert kpis.return_rate(session, _today(ctx, tongzhou)).denominator == 0
+    rows = {r.unit.code: r for r in kpis.scorecard(session, _today(ctx), directory=ctx.directory)}
+    assert set(rows) == {"csgl", "zjj"}
+    csgl, zjj = rows["csgl"], rows["zjj"]
+    assert csgl.unit.count == 2 and (csgl.returns.numerator, csgl.returns.denominator) == (1, 2)
+    assert zjj.unit.count == 3 and zjj.returns.numerator == 0  # o2's re-dispatch and its 重办, o5
+    assert (csgl.on_time_sign.numerator, csgl.on_time_sign.denominator) == (2, 2)
+    assert (zjj.on_time_sign.numerator, zjj.on_time_sign.denominator) == (1, 1)
+    assert (zjj.reopens.numerator, zjj.reopens.denominator) == (1, 1)
+    assert (csgl.satisfaction.numerator, csgl.satisfaction.denominator) == (1, 1)
+
+
+def test_kpi_api(state, session, actors, client, tokens):
+    ctx = state.ctx(session)
+    _story(ctx, actors)
+    today = ctx.now.astimezone(ctx.settings.tz).date().isoformat()
+    leader = {"Authorization": f"Bearer {tokens['leader']}"}
+    r = client.get("/api/analytics/kpis", params={"start": today, "end": today}, headers=leader)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["volume"] == 5 and body["returns"] == {"numerator": 1, "denominator": 5, "rate": 20.0}
+    assert body["volume_year_earlier"] == {"previous": 0.0, "change": None}
+    r = client.get("/api/analytics/kpis", params={"start": today, "end": today, "place": "320612"}, headers=leader)
+    assert r.json()["volume"] == 0
+    card = client.get("/api/analytics/scorecard", params={"start": today, "end": today}, headers=leader).json()
+    assert {row["unit"]["code"] for row in card} == {"csgl", "zjj"}
+    operator = {"Authorization": f"Bearer {tokens['operator']}"}
+    assert client.get("/api/analytics/kpis", params={"start": today, "end": today},
+                      headers=operator).status_code == 403
+    assert client.get("/api/analytics/kpis", params={"start": today, "end": "2000-01-01"},
+                      headers=leader).status_code == 422
+    assert client.get("/api/analytics/kpis", params={"start": today, "end": today, "place": "nowhere"},
+                      headers=leader).status_code in (404, 422)
