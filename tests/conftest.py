@@ -75,7 +75,7 @@ def settings(tmp_path_factory) -> Settings:
         # Tests deliver envelopes themselves (tests/linkage/conftest.py), so that every step is deterministic.
         exchange={"relay_enabled": False},
         # Tests train what they need when they need it; no background thread reading the database.
-        triage={"warm_up": False},
+        triage={"warm_up": False}, supervision={"sweep_enabled": False},
     )
 
 

@@ -109,9 +109,17 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
             threading.Thread(target=state.triage.warm_up, args=(state.sessions,), name="triage-warm-up",
                              daemon=True).start()
         relay = start_relay(state)
+        sweeper = None
+        if settings.site_role == "hotline" and settings.supervision.sweep_enabled:
+            from civiclink.supervision.service import Sweeper
+
+            sweeper = Sweeper(state)
+            sweeper.start()
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.stop()
             if relay is not None:
                 relay.stop()
                 state.relay = None

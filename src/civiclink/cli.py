@@ -753,11 +753,13 @@ def linkage_transfers(
 # -- triage, models, knowledge (their own modules) -------------------------------------------------------------
 
 from civiclink.knowledge.cli import knowledge_app  # noqa: E402 — after the helpers they import lazily
+from civiclink.supervision.cli import supervise_app  # noqa: E402
 from civiclink.triage.cli import model_app, triage  # noqa: E402
 
 app.command("triage")(triage)
 app.add_typer(model_app, name="model")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(supervise_app, name="supervise")
 
 
 def main() -> None:

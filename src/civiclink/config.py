@@ -151,6 +151,19 @@ class ExchangeSettings(BaseModel):
     max_clock_skew_seconds: int = Field(default=300, ge=1)  # an envelope dated further ahead is refused
 
 
+class SupervisionSettings(BaseModel):
+    """The automatic supervision sweep (issue 6, R-610, R-1004, R-1009): how often, and its thresholds."""
+
+    sweep_enabled: bool = True  # run the sweep as a thread of the (12345) server process
+    sweep_interval_seconds: float = 300.0
+    repeat_threshold: int = 3  # R-1004: a caller or a place with this many open 工单 of one kind
+    repeat_caller_days: int = 30
+    repeat_place_days: int = 7
+    unit_returns_days: int = 30  # a unit's returns over this many days …
+    unit_returns_min: int = 3  # … at least this many …
+    unit_returns_rate: float = 0.2  # … and at least this share of the rounds it received
+
+
 class LinkageSettings(BaseModel):
     """Limits of the 12345 ↔ 110 rules (design §5)."""
 
@@ -209,6 +222,7 @@ class Settings(BaseSettings):
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     peers_file: Path | None = None  # YAML list of peers (the demo writes one per site)
     log_level: str = "INFO"
 

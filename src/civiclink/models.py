@@ -8,5 +8,6 @@ from civiclink.knowledge import models as knowledge_models  # noqa: F401
 from civiclink.linkage import models as linkage_models  # noqa: F401
 from civiclink.orgs import models as org_models  # noqa: F401
 from civiclink.sla import models as sla_models  # noqa: F401
+from civiclink.supervision import models as supervision_models  # noqa: F401
 from civiclink.triage import models as triage_models  # noqa: F401
 from civiclink.workorders import models as workorder_models  # noqa: F401
