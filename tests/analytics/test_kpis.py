@@ -100,3 +100,20 @@ def test_kpi_api(state, session, actors, client, tokens):
                       headers=leader).status_code == 422
     assert client.get("/api/analytics/kpis", params={"start": today, "end": today, "place": "nowhere"},
                       headers=leader).status_code in (404, 422)
+
+
+def test_kpi_page_with_scorecard(state, session, actors, client):
+    from tests.conftest import PASSWORD
+
+    _story(state.ctx(session), actors)
+    client.post("/login", data={"username": "supervisor", "password": PASSWORD, "next": "/"})
+    page = client.get("/kpi")
+    assert page.status_code == 200, page.text
+    assert "承办单位考核表" in page.text and "南通市城市管理局" in page.text and "1 / 5" in page.text  # 退单率
+    assert client.get("/kpi?start=2026-13-01").status_code == 200  # a bad date says so and shows 30 days
+    assert "日期格式不正确" in client.get("/kpi?start=2026-13-01").text
+    unknown = client.get("/kpi?place=nowhere")
+    assert unknown.status_code == 200 and "单位编码 &#39;nowhere&#39; 不存在" in unknown.text  # and the city shown
+    client.cookies.clear()
+    client.post("/login", data={"username": "operator", "password": PASSWORD, "next": "/"})
+    assert client.get("/kpi").status_code == 403

@@ -21,11 +21,12 @@ def include_console(app: FastAPI, site_role: str) -> None:
 
         app.include_router(desk.router)
     else:
-        from civiclink.web import intake, joint, orders
+        from civiclink.web import intake, joint, kpi, orders
 
         app.include_router(intake.router)
         app.include_router(orders.router)
         app.include_router(joint.router)
+        app.include_router(kpi.router)
     app.include_router(dashboard.router)
     app.include_router(oversight.router)
     app.include_router(admin.router)

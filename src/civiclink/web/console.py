@@ -96,6 +96,8 @@ def navigation(actor: Actor | None, site_role: str) -> list[NavItem]:
         items.append(NavItem("/transfers", "nav.transfers"))
     if actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN, Role.POLICE_COMMANDER):
         items.append(NavItem("/dashboard", "nav.dashboard"))
+    if site_role == "hotline" and actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN):
+        items.append(NavItem("/kpi", "nav.kpi"))
     if actor.has(Role.ADMIN, Role.SUPERVISOR):  # who may read the audit chain (audit/api.py)
         items.append(NavItem("/audit", "nav.audit"))
     if actor.has(Role.ADMIN):
