@@ -1,0 +1,200 @@
+"""Analytics benchmark: the 大屏 figures, the KPI set and the 承办单位 scorecard, for a year and for a day, on
+databases of different sizes — does the time grow with the table or with the period?
+
+    .venv/bin/python bench/analytics.py [--sizes 100000,1000000] [--engines sqlite,postgres] [--repeat 3]
+
+For each engine and size: a fresh database with the 南通 org tree and ``size`` synthetic 工单 spread over the last
+two years (with their 签收/办理 clocks, dispatch rounds, 回访 and the audit events of 重办/办结 the KPIs read), bulk
+inserted with SQLAlchemy Core (the bench measures the reads, not the writes). Then, median of ``--repeat``:
+the 大屏 (year, today), the KPI set (365 days, one day), the scorecard (365 days). Prints each time and the ratio
+of the largest size to the smallest (issue 6's target: the 10 M time ≤ 3× the 100 k time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+
+from bench.common import SECRET, postgres, prepare_database  # noqa: E402
+
+CHUNK = 20_000
+CHANNELS = ["phone", "phone", "phone", "website", "wechat", "app", "sms"]
+TYPES = ["complaint", "complaint", "consultation", "report", "help", "suggestion"]
+
+
+def generate(url: str, size: int, now: datetime) -> None:
+    """``size`` 工单 over two years, in the shapes the KPIs read (states, clocks, rounds, visits, decisions)."""
+    from sqlalchemy import create_engine, func, insert, select
+
+    import civiclink.models  # noqa: F401 - every table
+    from civiclink.db import Base
+    from civiclink.orgs.models import Category, OrgUnit
+
+    engine = create_engine(url)
+    t = Base.metadata.tables
+    with engine.connect() as conn:
+        units = [r for r in conn.execute(select(OrgUnit.id, OrgUnit.kind))]
+        places = [u for u, kind in units if kind in ("street", "town", "community", "village")]
+        handlers = [u for u, kind in units if kind in ("department", "district", "county", "street", "town")]
+        categories = [c for (c,) in conn.execute(select(Category.id).where(Category.parent_id.is_not(None)))]
+        first_event = conn.execute(select(func.coalesce(func.max(t["audit_event"].c.seq), 0))).scalar_one()
+    rng = np.random.default_rng(12345)
+    span = 730 * 86400
+    order_id = clock_id = assign_id = callback_id = 0
+    event_id = first_event  # after the org import's own events
+    with Progress(TextColumn(f"生成 {size:,} 件工单"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as progress, engine.begin() as conn:
+        task = progress.add_task("orders", total=size)
+        for start in range(0, size, CHUNK):
+            n = min(CHUNK, size - start)
+            offsets = np.sort(rng.integers(0, span, n))[::-1]
+            fate = rng.random(n)  # < .12 直接办结, < .16 in hand, < .20 awaiting callback, else closed
+            orders, clocks, rounds, visits, events = [], [], [], [], []
+            for i in range(n):
+                order_id += 1
+                at = now - timedelta(seconds=int(offsets[i]))
+                handler = handlers[int(rng.integers(len(handlers)))]
+                intake = fate[i] < 0.12
+                state = ("closed_at_intake" if intake else "in_progress" if fate[i] < 0.16
+                         else "awaiting_callback" if fate[i] < 0.20 else "closed")
+                replied = min(at + timedelta(hours=float(rng.gamma(2.0, 48.0))), now - timedelta(days=1))
+                orders.append({
+                    "id": order_id, "number": f"B{order_id:09d}", "version": 1, "state": state,
+                    "channel": CHANNELS[order_id % len(CHANNELS)], "request_type": TYPES[order_id % len(TYPES)],
+                    "urgency": "normal", "category_id": categories[int(rng.integers(len(categories)))],
+                    "title": "路灯不亮", "content": "人民中路路灯坏了", "place_id": places[int(rng.integers(len(places)))],
+                    "caller_phone": f"139{int(rng.integers(10**8)):08d}", "registered_at": at,
+                    "handling_unit_id": None if intake else handler, "owner_unit_id": None if intake else handler,
+                    "dispatch_round": 0 if intake else 1, "closed_at": replied + timedelta(days=1)
+                    if state == "closed" else (at if intake else None), "updated_at": at,
+                })
+                if intake:
+                    continue
+                assign_id += 1
+                returned = rng.random() < 0.06
+                rounds.append({"id": assign_id, "order_id": order_id, "round": 1, "unit_id": handler,
+                               "dispatched_at": at + timedelta(minutes=20),
+                               "return_requested_at": at + timedelta(hours=5) if returned else None})
+                sign_due = at + timedelta(hours=4)
+                signed = at + timedelta(hours=float(rng.gamma(1.5, 1.5)))
+                handle_due = at + timedelta(days=10)
+                done = state != "in_progress"
+                for stage, started, due, stopped, reason in (
+                        ("sign", at + timedelta(minutes=20), sign_due, signed, "signed"),
+                        ("handle", at + timedelta(minutes=20), handle_due, replied if done else None,
+                         "replied" if done else None)):
+                    clock_id += 1
+                    clocks.append({"id": clock_id, "order_id": order_id, "stage": stage, "round": 1,
+                                   "calendar": "working", "limit_label": "bench", "budget_seconds": 3600,
+                                   "started_at": started, "effective_start": started, "stopped_at": stopped,
+                                   "stop_reason": reason, "due_at": due, "warn_at": due - timedelta(hours=1),
+                                   "breached": bool(stopped and stopped > due)})
+                if state == "closed" and replied > at:
+                    callback_id += 1
+                    level = int(rng.choice([1, 1, 2, 2, 2, 3, 4, 5]))
+                    visit = min(replied + timedelta(days=1), now)
+                    visits.append({"id": callback_id, "order_id": order_id, "at": visit, "method": "phone",
+                                   "reached": True, "satisfaction": level})
+                    event_id += 1
+                    digest = hashlib.sha256(str(event_id).encode()).hexdigest()
+                    events.append({"id": event_id, "seq": event_id, "occurred_at": visit, "site_code": "bench",
+                                   "actor_name": "bench", "action": "order.callback", "entity_type": "work_order",
+                                   "entity_id": order_id, "from_state": "awaiting_callback", "to_state": "closed",
+                                   "data": {}, "prev_hash": digest, "hash": digest})
+            for table, rows in (("work_order", orders), ("assignment", rounds), ("stage_clock", clocks),
+                                ("callback", visits), ("audit_event", events)):
+                if rows:
+                    conn.execute(insert(t[table]), rows)
+            progress.advance(task, n)
+    engine.dispose()
+    if url.startswith("postgresql"):
+        with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
+            from sqlalchemy import text
+
+            conn.execute(text("VACUUM ANALYZE"))
+
+
+def measure(url: str, repeat: int) -> dict[str, float]:
+    from civiclink.analytics import kpis, service
+    from civiclink.app import build_state
+    from civiclink.config import get_settings
+
+    settings = get_settings(_env_file=None, database_url=url, secret_key=SECRET, log_level="WARNING",
+                            triage={"warm_up": False})
+    state = build_state(settings)
+    out = {}
+    try:
+        with state.sessions() as session:
+            ctx = state.ctx(session)
+            today = ctx.now.astimezone(settings.tz).date()
+            year = kpis.Scope.local_days(today - timedelta(days=364), today, settings.tz)
+            day = kpis.Scope.local_days(today, today, settings.tz)
+            jobs = {
+                "大屏 year": lambda: service.hotline_figures(ctx, "year"),
+                "大屏 today": lambda: service.hotline_figures(ctx, "today"),
+                "KPI set 365 days": lambda: kpis.kpi_set(session, year, directory=ctx.directory, tz=settings.tz,
+                                                         site_role="hotline"),
+                "KPI set 1 day": lambda: kpis.kpi_set(session, day, directory=ctx.directory, tz=settings.tz,
+                                                      site_role="hotline"),
+                "scorecard 365 days": lambda: kpis.scorecard(session, year, directory=ctx.directory),
+            }
+            for name, job in jobs.items():
+                job()  # warm the caches and the planner
+                times = []
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    job()
+                    times.append(time.perf_counter() - started)
+                    session.rollback()
+                out[name] = statistics.median(times)
+    finally:
+        state.engine.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--engines", default="sqlite,postgres")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    now = datetime.now(UTC)
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    for engine in args.engines.split(","):
+        for size in sizes:
+            with contextlib.ExitStack() as stack:
+                if engine == "sqlite":
+                    tmp = stack.enter_context(tempfile.TemporaryDirectory())
+                    url = f"sqlite:///{tmp}/analytics.db"
+                else:
+                    url = stack.enter_context(postgres())
+                prepare_database(url)
+                started = time.perf_counter()
+                generate(url, size, now)
+                print(f"{engine} {size:,}: generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                results[(engine, size)] = measure(url, args.repeat)
+    names = list(next(iter(results.values())))
+    print(f"\nanalytics reads (median of {args.repeat}, seconds); ratio = largest size ÷ smallest")
+    for engine in args.engines.split(","):
+        header = "".join(f"{s:>12,}" for s in sizes)
+        print(f"\n{engine:10} {'':22}{header}{'ratio':>9}")
+        for name in names:
+            row = [results[(engine, s)][name] for s in sizes]
+            print(f"{'':10} {name:22}" + "".join(f"{v:12.3f}" for v in row) + f"{row[-1] / row[0]:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
