@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import flag_modified
 
+from civiclink.analytics.reply_quality import check_order_reply
 from civiclink.audit.service import record_event
 from civiclink.config import Limit
 from civiclink.context import Ctx
@@ -769,7 +770,12 @@ def do_reply_order(ctx: Ctx, order: WorkOrder, body: s.ReplyIn, *, actor: Actor)
     order.reply_content, order.replied_at = body.content, ctx.now
     order.state_before = None
     order.owner_unit_id = _hotline_center_id(ctx)
-    _move(ctx, order, Action.REPLY, State.REPLIED, actor=actor, role=role, data={"content": body.content})
+    data = {"content": body.content}
+    # The reply-quality check (flags and score) is kept with the reply's event: a warning for the approver, never
+    # a refusal (analytics/reply_quality.py).
+    if (check := check_order_reply(order, body.content)) is not None:
+        data["reply_check"] = check
+    _move(ctx, order, Action.REPLY, State.REPLIED, actor=actor, role=role, data=data)
     return order
 
 

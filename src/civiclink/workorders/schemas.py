@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
+from civiclink.analytics.reply_quality import ReplyCheckRead
 from civiclink.config import Limit
 from civiclink.validation import InputModel
 from civiclink.workorders.models import Channel, RequestType, Satisfaction, Urgency
@@ -136,6 +137,9 @@ class OrderRead(OrderSummary):
     intake_knowledge_item: str | None = None
     reply_content: str | None
     replied_at: datetime | None
+    # The reply-quality check of reply_content (flags with reasons, a 0–1 score): for the roles that approve
+    # replies and the replying unit; None for others and while there is no reply.
+    reply_check: ReplyCheckRead | None = None
     satisfaction: Satisfaction | None
     close_reason: str | None
     # The 12345 ↔ 110 linkage (R-211, R-503): each transfer of this matter, with 110's status and result.

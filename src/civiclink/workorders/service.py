@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, func, or_, select, true
 
+from civiclink.analytics.reply_quality import reply_check_read
 from civiclink.audit.models import AuditEvent
 from civiclink.context import Ctx
 from civiclink.errors import Forbidden, NotFound
@@ -165,6 +166,7 @@ def order_read(ctx: Ctx, order: WorkOrder, actor: Actor) -> s.OrderRead:
         intake_knowledge_item=order.intake_knowledge_code,
         reply_content=order.reply_content,
         replied_at=order.replied_at,
+        reply_check=reply_check_read(order, actor),
         satisfaction=order.satisfaction,
         close_reason=order.close_reason,
         links=_links(ctx, order),
