@@ -76,6 +76,7 @@ def settings(tmp_path_factory) -> Settings:
         exchange={"relay_enabled": False},
         # Tests train what they need when they need it; no background thread reading the database.
         triage={"warm_up": False}, supervision={"sweep_enabled": False},
+        reports={"daily_enabled": False},
     )
 
 

@@ -37,6 +37,8 @@ from civiclink.linkage.handlers import handlers_for
 from civiclink.logs import configure_logging
 from civiclink.orgs.api import auth_router, org_router, user_router
 from civiclink.orgs.service import ORG_REVISION, OrgDirectory
+from civiclink.reports.api import router as reports_router
+from civiclink.reports.daily import start_daily_reports
 from civiclink.sla.api import router as calendar_router
 from civiclink.sla.service import calendar_snapshot
 from civiclink.triage.api import router as triage_router
@@ -115,9 +117,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
 
             sweeper = Sweeper(state)
             sweeper.start()
+        reporter = start_daily_reports(state)  # 专题日报, once a day (reports/daily.py)
         try:
             yield
         finally:
+            if reporter is not None:
+                reporter.stop()
             if sweeper is not None:
                 sweeper.stop()
             if relay is not None:
@@ -194,7 +199,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     routers = [auth_router, org_router, user_router, calendar_router, audit_router, exchange_router, linkage_router,
                triage_router, knowledge_router, analytics_router]
     if settings.site_role == "hotline":
-        routers += [orders_router, sla_router, joint_router]
+        routers += [orders_router, sla_router, joint_router, reports_router]
     else:
         routers += [incidents_router]
     for router in routers:

@@ -164,6 +164,18 @@ class SupervisionSettings(BaseModel):
     unit_returns_rate: float = 0.2  # … and at least this share of the rounds it received
 
 
+class ReportSettings(BaseModel):
+    """Reports (issue 6, parts 2 and 4): the daily 专题日报 task, and the Chinese font the PDF embeds (Debian's
+    fonts-noto-cjk; a font collection's face is chosen by its family name)."""
+
+    daily_enabled: bool = True  # generate yesterday's 专题日报 in a thread of the (12345) server process
+    daily_interval_seconds: float = Field(default=600.0, gt=0)  # how often it looks for a day not yet reported
+    daily_catch_up_days: int = Field(default=3, ge=1, le=31)  # after a stop, the days before yesterday too
+    font_path: Path = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+    bold_font_path: Path = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
+    font_face: str = "Noto Sans CJK SC"
+
+
 class LinkageSettings(BaseModel):
     """Limits of the 12345 ↔ 110 rules (design §5)."""
 
@@ -223,6 +235,7 @@ class Settings(BaseSettings):
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     peers_file: Path | None = None  # YAML list of peers (the demo writes one per site)
     log_level: str = "INFO"
 

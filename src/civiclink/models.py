@@ -7,6 +7,7 @@ from civiclink.incidents import models as incident_models  # noqa: F401
 from civiclink.knowledge import models as knowledge_models  # noqa: F401
 from civiclink.linkage import models as linkage_models  # noqa: F401
 from civiclink.orgs import models as org_models  # noqa: F401
+from civiclink.reports import models as report_models  # noqa: F401
 from civiclink.sla import models as sla_models  # noqa: F401
 from civiclink.supervision import models as supervision_models  # noqa: F401
 from civiclink.triage import models as triage_models  # noqa: F401

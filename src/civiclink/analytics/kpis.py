@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, null, select
+from sqlalchemy import and_, case, false, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from civiclink.analytics.service import (
@@ -131,20 +131,41 @@ def volume_by(session: Session, scope: Scope, dimension: str, *, directory: OrgD
     return _ranked(counts)
 
 
-def _volume_by_day(session: Session, scope: Scope, tz: ZoneInfo) -> list[CountRead]:
+def _volume_by_day(session: Session, scope: Scope, tz: ZoneInfo, where=None) -> list[CountRead]:
     first = scope.start.astimezone(tz).date()
     last = (scope.end - timedelta(microseconds=1)).astimezone(tz).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     edges = [datetime.combine(d, datetime.min.time(), tzinfo=tz) for d in days[1:]]
     if not edges:
-        by_index = {0: volume(session, scope)}
+        stmt = select(func.count()).select_from(WorkOrder).where(_in(WorkOrder.registered_at, scope))
+        if where is not None:
+            stmt = stmt.where(where)
+        by_index = {0: session.execute(_where_place(stmt, scope)).scalar_one()}
     else:
         # The day of each order, as the index of the first edge after it: one scan, no time-zone functions in SQL.
         index = case(*[(WorkOrder.registered_at < edge, i) for i, edge in enumerate(edges)], else_=len(edges))
         stmt = select(index, func.count()).where(_in(WorkOrder.registered_at, scope)).group_by(index)
+        if where is not None:
+            stmt = stmt.where(where)
         by_index = dict(session.execute(_where_place(stmt, scope)).all())
     return [CountRead(code=d.isoformat(), name=f"{d.month}月{d.day}日", count=int(by_index.get(i, 0)))
             for i, d in enumerate(days)]
+
+
+def topic_condition(category_ids, keywords):
+    """The 工单 of a watched topic (专题): in one of ``category_ids`` (the caller passes a first-level category's
+    children too), or whose title or content holds one of ``keywords`` (a plain substring, no wildcards)."""
+    terms = [WorkOrder.category_id.in_(tuple(category_ids))] if category_ids else []
+    for word in keywords:
+        terms += [WorkOrder.title.contains(word, autoescape=True), WorkOrder.content.contains(word, autoescape=True)]
+    return or_(*terms) if terms else false()
+
+
+def topic_volume_by_day(session: Session, scope: Scope, tz: ZoneInfo, *, category_ids=(), keywords=()
+                        ) -> list[CountRead]:
+    """专题受理量 by local day (专题日报, R-807): ``volume`` — 工单 registered in the scope, whatever became of
+    them — of one topic's 工单 (``topic_condition``), every day of the scope listed (zero days too: 零报告)."""
+    return _volume_by_day(session, scope, tz, where=topic_condition(category_ids, keywords))
 
 
 # -- rates -----------------------------------------------------------------------------------------------------

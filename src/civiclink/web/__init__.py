@@ -21,12 +21,13 @@ def include_console(app: FastAPI, site_role: str) -> None:
 
         app.include_router(desk.router)
     else:
-        from civiclink.web import intake, joint, kpi, orders
+        from civiclink.web import intake, joint, kpi, orders, reports
 
         app.include_router(intake.router)
         app.include_router(orders.router)
         app.include_router(joint.router)
         app.include_router(kpi.router)
+        app.include_router(reports.router)
     app.include_router(dashboard.router)
     app.include_router(oversight.router)
     app.include_router(admin.router)

@@ -98,6 +98,7 @@ def navigation(actor: Actor | None, site_role: str) -> list[NavItem]:
         items.append(NavItem("/dashboard", "nav.dashboard"))
     if site_role == "hotline" and actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN):
         items.append(NavItem("/kpi", "nav.kpi"))
+        items.append(NavItem("/reports", "nav.reports"))
     if actor.has(Role.ADMIN, Role.SUPERVISOR):  # who may read the audit chain (audit/api.py)
         items.append(NavItem("/audit", "nav.audit"))
     if actor.has(Role.ADMIN):
