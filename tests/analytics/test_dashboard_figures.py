@@ -217,7 +217,9 @@ def test_linkage_counts_each_way_on_the_hotline(state, session, actors):
     assert from_110.avg_accept_minutes == 60.0
 
 
-def test_hotspots_rise_above_their_own_daily_average(state, session, actors):
+def test_hotspots_rise_above_their_own_baseline(state, session, actors):
+    """The dashboard's rises (analytics/hotspots.py; more cases in tests/analytics/test_hotspots.py): a window
+    fires on its own pair's 28 days before, with a Poisson / negative-binomial tail of at most 0.001."""
     ctx = state.ctx(session)
 
     def many(n, first, step, category, place):
@@ -225,25 +227,29 @@ def test_hotspots_rise_above_their_own_daily_average(state, session, actors):
             register(at(ctx, first - i * step), actors, category=category, place=place)
 
     hour, day = timedelta(hours=1), timedelta(days=1)
-    # 噪声 in 崇川区: 4 in the last 24 h against 7 in the 7 days before (1 a day) → 4 times.
+    # 噪声 in 崇川区: 4 in the last 24 h against 1 a day in the 7 days before and a burst of 5 eight days ago:
+    # a pair that has bursts, so 4 is not unusual for it (negative binomial tail ≈ 0.01).
     many(4, NOW - hour, hour, "hjbh.zswr", "320613")
     many(7, NOW - day - hour, day, "hjbh.zswr", "320613")
-    # 城乡建设 in 通州区: 3 in the last 24 h, none before → new.
+    many(5, NOW - timedelta(days=8, hours=1), hour, "hjbh.zswr", "320613")
+    # 市政管理 in 通州区: 3 in the last 24 h, none in the 28 days before → new, fires.
     many(3, NOW - hour, hour, "cxjs.szgl", "320612")
-    # 城乡建设 in 崇川区: 3 against 2 a day → 1.5 times, not enough.
+    # 市政管理 in 崇川区: 3 against 2 a day → not unusual.
     many(3, NOW - hour, hour, "cxjs.szgl", "320613")
     many(14, NOW - day - hour, timedelta(hours=11), "cxjs.szgl", "320613")
     # 2 in the last 24 h is below the minimum count, whatever the history.
     many(2, NOW - hour, hour, "hjbh.dqwr", "320612")
-    # Older than 8 days: no part of the baseline.
-    many(5, NOW - timedelta(days=8, hours=1), hour, "hjbh.zswr", "320613")
+    # 大气污染 in 崇川区: 6 in the last 24 h against 1 a day, steadily → fires (Poisson tail ≈ 0.0006).
+    many(6, NOW - hour, hour, "hjbh.dqwr", "320613")
+    many(28, NOW - day - hour, day, "hjbh.dqwr", "320613")
     session.commit()
     found = service.hotspots(session, ctx.directory, NOW)
-    assert [(h.category.code, h.place.code) for h in found] == [("hjbh", "320613"), ("cxjs", "320612")]
-    noise, building = found
-    assert (noise.recent, noise.baseline_total, noise.baseline_daily, noise.ratio) == (4, 7, 1.0, 4.0)
-    assert (noise.category.name, noise.place.name) == ("环境保护", "崇川区")
-    assert (building.recent, building.baseline_total, building.ratio) == (3, 0, None)
+    assert [(h.category.code, h.place.code) for h in found] == [("cxjs.szgl", "320612"), ("hjbh.dqwr", "320613")]
+    new, steady = found
+    assert (new.kind, new.recent, new.baseline_total, new.ratio, new.place.name) == ("rise", 3, 0, None, "通州区")
+    assert (steady.recent, steady.baseline_total, steady.baseline_daily, steady.ratio) == (6, 28, 1.0, 6.0)
+    assert steady.p_value < 0.001 and len(steady.members) == 6 and steady.members_total == 6
+    assert steady.start == NOW - day and steady.end == NOW and "前28日平均每日 1.00 件" in steady.reason
 
 
 # -- roles and the 110 site ------------------------------------------------------------------------------------

@@ -181,9 +181,14 @@ def test_hotspots_are_listed_with_their_reason(client, state, session, actors):
     session.commit()
     login(client, "leader")
     rows = client.get("/dashboard/data").json()["hotspots"]
-    assert rows == [{"category": "环境保护", "place": "崇川区", "recent": 4, "baseline": "0.0", "ratio": "新出现",
-                     "reason": "近24小时 4 件，前7日没有此类诉求（阈值：至少 3 件）"}]
-    assert "近24小时 4 件，前7日没有此类诉求" in client.get("/dashboard").text
+    # One caller four times is a repeat, not a cluster (at least two callers); the rise is the hotspot.
+    assert [row["kind"] for row in rows] == ["rise"]
+    row = rows[0]
+    assert (row["category"], row["place"], row["recent"], row["baseline"], row["ratio"]) == (
+        "【激增】环境保护/噪声污染", "崇川区", 4, "日均 0.0 件", "新出现")
+    assert len(row["members"]) == 4 and all(n in row["reason"] for n in row["members"])
+    assert "「环境保护/噪声污染」在崇川区24小时内 4 件，前28日平均每日 0.00 件" in row["reason"]
+    assert "「环境保护/噪声污染」在崇川区24小时内 4 件" in client.get("/dashboard").text
 
 
 def test_every_dashboard_word_is_in_the_catalogue():

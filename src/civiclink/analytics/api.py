@@ -7,7 +7,7 @@ from datetime import date
 
 from fastapi import APIRouter
 
-from civiclink.analytics import kpis, service
+from civiclink.analytics import hotspots, kpis, service
 from civiclink.analytics.service import DashboardRead, Period
 from civiclink.deps import CtxDep, CurrentActor, respond
 from civiclink.errors import ERROR_RESPONSES
@@ -60,3 +60,14 @@ def get_scorecard(ctx: CtxDep, actor: CurrentActor, start: date, end: date, plac
     按时办结率, 平均办理时长, 重办率, 满意率 — the same definitions as /kpis, grouped by unit."""
     scope = _kpi_scope(ctx, actor, start, end, place)
     return kpis.scorecard(ctx.session, scope, directory=ctx.directory)
+
+
+@router.get("/hotspots", summary="热点（激增与聚集）", response_model=hotspots.HotspotsRead)
+def get_hotspots(ctx: CtxDep, actor: CurrentActor, period: Period = "7d"):
+    """热点 of this 12345 site for ``period`` (today / 7d / 30d / year), ending now; for leaders, supervisors and
+    admins. ``rises``: (category, district) pairs whose count in a 24-hour window of the period is unusual
+    against their own 28 days before (Poisson or negative-binomial tail ≤ 0.001, at least 3 orders and twice
+    the daily average). ``clusters``: similar requests about one place and matter among the orders of the last
+    1 / 7 / 30 / 30 days. Each names its members (order numbers), place, time window and why it fired
+    (docs/hotspots.md)."""
+    return respond(hotspots.site_hotspots(ctx, actor, period))

@@ -43,12 +43,8 @@ POLICE_READERS = HOTLINE_READERS | {Role.POLICE_COMMANDER}
 # How many first-level categories a chart shows before the rest are folded into "其他".
 TOP_CATEGORIES = 10
 
-# Hotspot rule (a simple, explainable one until the analytics issue replaces it): a (first-level category,
-# district) pair is a hotspot when the last 24 hours hold at least HOTSPOT_MIN_COUNT orders and at least
-# HOTSPOT_RATIO times the pair's own daily average over the 7 days before.
-HOTSPOT_MIN_COUNT = 3
-HOTSPOT_RATIO = 2.0
-HOTSPOT_BASELINE_DAYS = 7
+# Hotspots (热点): rises and clusters, defined in ``civiclink.analytics.hotspots`` (docs/hotspots.md); the
+# dashboard shows at most HOTSPOT_LIMIT of them.
 HOTSPOT_LIMIT = 10
 
 # Codes of grouped values that are not a real unit or category (the page names them from its catalogue).
@@ -204,12 +200,27 @@ class LinkageFlowRead(BaseModel):
 
 
 class HotspotRead(BaseModel):
-    category: CountRead  # first-level category (count: last 24 h)
-    place: CountRead  # district (count: last 24 h)
-    recent: int  # orders in the last 24 h
-    baseline_total: int  # orders in the 7 days before
-    baseline_daily: float  # their daily average
-    ratio: float | None  # recent ÷ daily average; None when the 7 days before had none
+    """One hotspot (热点, docs/hotspots.md): a rise of one category in one district against its own baseline
+    (``kind="rise"``), or a cluster of similar requests about one place and matter (``kind="cluster"``)."""
+
+    kind: Literal["rise", "cluster"]
+    title: str  # what: the category (rise) or the most representative member's title (cluster)
+    category: CountRead | None  # rise: the category as registered; cluster: the commonest among the members
+    place: CountRead | None  # rise: the district (code); cluster: the place name the members share (no code)
+    start: datetime  # the time window
+    end: datetime
+    count: int  # orders in the hotspot
+    recent: int  # rise: orders in its peak 24 hours; cluster: members of the last 24 hours
+    baseline_total: int | None = None  # rise: orders of the pair in the 28 days before the peak window
+    baseline_daily: float | None = None  # … their daily average
+    ratio: float | None = None  # rise: peak ÷ daily average (None: none in the 28 days before)
+    p_value: float | None = None  # rise: the chance of at least that many under the pair's own baseline
+    reporters: int | None = None  # cluster: distinct callers
+    cohesion: float | None = None  # cluster: the members' mean combined similarity
+    score: float  # to rank by within a kind (docs/hotspots.md)
+    reason: str  # why it fired, in plain Chinese
+    members: list[str]  # order numbers, at most hotspots.MEMBERS_SHOWN (the most representative first)
+    members_total: int
 
 
 class HotlineFigures(BaseModel):
@@ -501,43 +512,23 @@ def linkage_flows(session: Session, window: Window, site_role: str) -> list[Link
 
 
 def hotspots(session: Session, directory: OrgDirectory, now: datetime) -> list[HotspotRead]:
-    """热点 (simple rule, to be replaced by the analytics issue): (first-level category, district) pairs whose
-    count in the last 24 hours is at least ``HOTSPOT_MIN_COUNT`` and at least ``HOTSPOT_RATIO`` times their own
-    daily average over the 7 days before those 24 hours (a pair absent in those 7 days qualifies on the count
-    alone). Orders without a category or a district are left out (they cannot say what or where). The largest
-    excess over the average first, at most ``HOTSPOT_LIMIT``."""
-    recent_start = now - timedelta(hours=24)
-    base_start = recent_start - timedelta(days=HOTSPOT_BASELINE_DAYS)
-    recent = func.sum(case((WorkOrder.registered_at >= recent_start, 1), else_=0))
-    rows = session.execute(
-        select(_unindexed(WorkOrder.category_id), _unindexed(WorkOrder.place_id), recent, func.count())
-        .where(WorkOrder.registered_at >= base_start, WorkOrder.registered_at <= now,
-               WorkOrder.category_id.is_not(None), WorkOrder.place_id.is_not(None))
-        .group_by(_unindexed(WorkOrder.category_id), _unindexed(WorkOrder.place_id))
-    ).all()
-    pairs: dict[tuple[int, int], list[int]] = {}
-    roll_up = _RollUp(directory)
-    for category_id, place_id, n_recent, n_all in rows:
-        category, district = roll_up.category(category_id), roll_up.district(place_id)
-        if category is None or district is None:
-            continue
-        totals = pairs.setdefault((category.id, district.id), [0, 0])
-        totals[0] += int(n_recent or 0)
-        totals[1] += int(n_all) - int(n_recent or 0)
-    found = []
-    for (category_id, district_id), (n_recent, n_before) in pairs.items():
-        daily = n_before / HOTSPOT_BASELINE_DAYS
-        if n_recent < HOTSPOT_MIN_COUNT or n_recent < HOTSPOT_RATIO * daily:
-            continue
-        category, district = directory.category(category_id), directory.unit(district_id)
-        found.append(HotspotRead(
-            category=CountRead(code=category.code, name=category.name, count=n_recent),
-            place=CountRead(code=district.code, name=district.name, count=n_recent),
-            recent=n_recent, baseline_total=n_before, baseline_daily=round(daily, 2),
-            ratio=round(n_recent / daily, 1) if daily else None,
-        ))
-    found.sort(key=lambda h: (-(h.recent - h.baseline_daily), -h.recent, h.category.code, h.place.code))
-    return found[:HOTSPOT_LIMIT]
+    """热点 rises of the last 24 hours before ``now``: (category, district) pairs whose count in that window is
+    unusual against their own 28 days before (``analytics.hotspots``: a Poisson or negative-binomial tail
+    probability of at most 0.001, at least 3 orders and twice the daily average), most significant first."""
+    from civiclink.analytics import hotspots as hs
+
+    return hs.site_rises(session, directory, now, days=1)[:HOTSPOT_LIMIT]
+
+
+def _dashboard_hotspots(ctx: Ctx, period: str) -> list[HotspotRead]:
+    """The dashboard's hotspots for its period (``analytics.hotspots.compute_site_hotspots``): the rises first
+    (they are alerts; at most half of the rows unless there are fewer clusters), then the clusters, at most
+    ``HOTSPOT_LIMIT`` in all."""
+    from civiclink.analytics import hotspots as hs
+
+    found = hs.compute_site_hotspots(ctx, period)
+    rises = found.rises[: max(HOTSPOT_LIMIT // 2, HOTSPOT_LIMIT - len(found.clusters))]
+    return (rises + found.clusters)[:HOTSPOT_LIMIT]
 
 
 def hotline_figures(ctx: Ctx, period: str) -> HotlineFigures:
@@ -557,7 +548,7 @@ def hotline_figures(ctx: Ctx, period: str) -> HotlineFigures:
         on_time_completion=on_time_completion_rate(session, window),
         first_attempt_connection=first_attempt_connection_rate(),
         linkage=linkage_flows(session, window, "hotline"),
-        hotspots=hotspots(session, directory, ctx.now),
+        hotspots=_dashboard_hotspots(ctx, period),
     )
 
 

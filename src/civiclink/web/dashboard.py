@@ -19,10 +19,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 
+from civiclink.analytics import hotspots as hs
 from civiclink.analytics import service
 from civiclink.analytics.service import (
-    HOTSPOT_MIN_COUNT,
-    HOTSPOT_RATIO,
     OTHER,
     PERIODS,
     ComparisonRead,
@@ -42,6 +41,7 @@ from civiclink.web.messages import t
 router = APIRouter(include_in_schema=False)
 
 REFRESH_SECONDS = 60
+MEMBERS_IN_ROW = 5  # order numbers named in a hotspot's row (all of them are in the view's data)
 DEFAULT_PERIOD = "7d"
 
 # ECharts' default palette is fine on white; on the dark wall these read better.
@@ -322,19 +322,32 @@ def police_charts(figures: PoliceFigures, wall: bool) -> dict[str, dict]:
 # -- hotspots and definitions ----------------------------------------------------------------------------------
 
 
+def _members(numbers: list[str], total: int) -> str:
+    shown = numbers[:MEMBERS_IN_ROW]
+    return t("dash.hotspot.members", numbers="、".join(shown), total=total)
+
+
 def hotspot_rows(figures: HotlineFigures) -> list[dict]:
+    """One row per hotspot, in the table's six columns: what (kind and category or title), where, how many, the
+    baseline (a rise's daily average before) or the number of callers (a cluster), the score, and why — the
+    reason with its time window and its first members."""
     rows = []
     for h in figures.hotspots:
-        daily = f"{h.baseline_daily:.1f}"
-        if h.ratio is None:
-            ratio = t("dash.hotspot.ratio_new")
-            why = t("dash.hotspot.why_new", recent=h.recent, min=HOTSPOT_MIN_COUNT)
+        place = h.place.name if h.place and h.place.name else t("dash.hotspot.place_none")
+        if h.kind == "rise":
+            what = t("dash.hotspot.kind.rise", name=h.title)
+            baseline = t("dash.hotspot.baseline_daily", daily=f"{h.baseline_daily or 0:.1f}")
+            ratio = t("dash.hotspot.ratio_new") if h.ratio is None else \
+                t("dash.hotspot.ratio_value", ratio=f"{h.ratio:.1f}")
+            recent = h.recent
         else:
-            ratio = t("dash.hotspot.ratio_value", ratio=f"{h.ratio:.1f}")
-            why = t("dash.hotspot.why", recent=h.recent, daily=daily, ratio=f"{h.ratio:.1f}",
-                    min=HOTSPOT_MIN_COUNT, times=f"{HOTSPOT_RATIO:g}")
-        rows.append({"category": h.category.name, "place": h.place.name, "recent": h.recent, "baseline": daily,
-                     "ratio": ratio, "reason": why})
+            what = t("dash.hotspot.kind.cluster", name=h.title)
+            baseline = t("dash.hotspot.reporters", reporters=h.reporters or 0)
+            ratio = t("dash.hotspot.score", score=f"{h.score:.1f}")
+            recent = h.count
+        rows.append({"kind": h.kind, "category": what, "place": place, "recent": recent, "baseline": baseline,
+                     "ratio": ratio, "reason": f"{h.reason}{t('dash.hotspot.sep')}{_members(h.members, h.members_total)}",
+                     "members": h.members, "start": h.start.isoformat(), "end": h.end.isoformat()})
     return rows
 
 
@@ -344,8 +357,9 @@ def definitions(site_role: str) -> list[str]:
     else:
         keys = ["dash.def.volume", "dash.def.yoy", "dash.def.satisfaction", "dash.def.on_time",
                 "dash.def.first_attempt", "dash.def.linkage", "dash.def.hotspot"]
-    return [t(key, min=HOTSPOT_MIN_COUNT, times=f"{HOTSPOT_RATIO:g}") if key == "dash.def.hotspot" else t(key)
-            for key in keys]
+    hotspot = {"min": hs.RISE_MIN_COUNT, "times": f"{hs.RISE_MIN_RATIO:g}", "alpha": f"{hs.RISE_ALPHA:g}",
+               "days": hs.RISE_BASELINE_WINDOWS, "size": hs.CLUSTER_MIN_SIZE}
+    return [t(key, **hotspot) if key == "dash.def.hotspot" else t(key) for key in keys]
 
 
 # -- the view --------------------------------------------------------------------------------------------------
