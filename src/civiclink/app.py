@@ -113,9 +113,9 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         relay = start_relay(state)
         sweeper = None
         if settings.site_role == "hotline" and settings.supervision.sweep_enabled:
-            from civiclink.supervision.service import Sweeper
+            from civiclink.supervision.service import sweeper as make_sweeper
 
-            sweeper = Sweeper(state)
+            sweeper = make_sweeper(state)
             sweeper.start()
         reporter = start_daily_reports(state)  # 专题日报, once a day (reports/daily.py)
         try:

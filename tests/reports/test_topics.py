@@ -145,11 +145,11 @@ def test_the_summary_lists_the_topic_days_of_its_range(story, session, topic):
 
 
 def test_the_servers_task_writes_yesterdays_reports(story, state, session, topic, monkeypatch):
-    from civiclink.reports.daily import DailyReporter
+    from civiclink.reports.daily import daily_reporter
 
     real_ctx = state.ctx
     monkeypatch.setattr(state, "ctx", lambda s, now=None: real_ctx(s, now=now or DURING))
-    run = DailyReporter(state).run_once()
+    run = daily_reporter(state).run_once()
     assert [d for _, d, _ in run.done] == [date(2026, 2, 21), date(2026, 2, 22), date(2026, 2, 23)]
-    assert DailyReporter(state).run_once().done == []  # the next round: nothing owed
+    assert daily_reporter(state).run_once().done == []  # the next round: nothing owed
     assert len(_reports(session, topic)) == 3

@@ -129,11 +129,11 @@ def test_cli_dry_run_lists_and_the_real_run_sends(state, session, actors, cli):
 
 
 def test_the_servers_sweeper_runs_the_same_sweep(state, session, actors):
-    from civiclink.supervision.service import Sweeper
+    from civiclink.supervision.service import sweeper
 
     ctx = state.ctx(session)
     for _ in range(3):
         register(ctx, actors)
     session.commit()
-    report = Sweeper(state).run_once()
+    report = sweeper(state).run_once()
     assert len(report.done) == 2
