@@ -222,6 +222,16 @@ def run_demo(
         )
     else:
         console.print(f"使用已有的演示数据（{DEMO_DIR}；重新生成：civiclink demo --reset）")
+        # Data made by an older version gets this version's tables first (the sites start with --no-upgrade).
+        from civiclink.db import create_db_engine
+        from civiclink.migrate import upgrade
+
+        for spec in specs.values():
+            engine = create_db_engine(spec.database_url)
+            try:
+                upgrade(engine)
+            finally:
+                engine.dispose()
     # Plain lines, not a table: URLs must never be cut to fit a narrow terminal.
     console.print("CivicLink 演示：两级（市、县）、两平台（12345、110），各自独立的进程与数据库")
     for spec in specs.values():
