@@ -21,9 +21,15 @@ from civiclink.workorders.models import WorkOrder
 from civiclink.workorders.states import Action
 
 
-def _sign_clock(session, order) -> StageClock:
-    return session.execute(select(StageClock).where(StageClock.order_id == order.id, StageClock.stage == "sign",
-                                                    StageClock.stopped_at.is_(None))).scalar_one()
+def _dispatched(state, session, actors, phone: str) -> tuple[WorkOrder, StageClock]:
+    """One 工单 of its own caller, dispatched to 城管: its running 签收 clock."""
+    ctx = state.ctx(session)
+    order = register(ctx, actors, caller={"name": "李四", "phone": phone})
+    act(ctx, order, Action.DISPATCH, actors["dispatcher"], unit="csgl")
+    session.commit()
+    clock = session.execute(select(StageClock).where(StageClock.order_id == order.id, StageClock.stage == "sign",
+                                                     StageClock.stopped_at.is_(None))).scalar_one()
+    return order, clock
 
 
 def _sweep(state, session, at):
@@ -34,11 +40,7 @@ def _sweep(state, session, at):
 
 
 def test_yellow_is_urged_once_and_red_supervised_once(state, session, actors):
-    ctx = state.ctx(session)
-    order = register(ctx, actors, caller={"name": "李四", "phone": "13900000001"})
-    act(ctx, order, Action.DISPATCH, actors["dispatcher"], unit="csgl")
-    session.commit()
-    clock = _sign_clock(session, order)
+    order, clock = _dispatched(state, session, actors, "13900000001")
     between = clock.warn_at + (clock.due_at - clock.warn_at) / 2
     report = _sweep(state, session, between)
     assert [c.kind for c in report.done] == ["urge"] and report.done[0].order_number == order.number
@@ -92,13 +94,9 @@ def test_a_unit_that_returns_much_is_flagged_once_a_week(state, session, actors)
 
 
 def test_a_key_taken_by_another_process_is_skipped(state, session, actors):
-    ctx = state.ctx(session)
-    order = register(ctx, actors, caller={"name": "赵六", "phone": "13600000009"})
-    act(ctx, order, Action.DISPATCH, actors["dispatcher"], unit="csgl")
-    session.commit()
-    clock = _sign_clock(session, order)
+    order, clock = _dispatched(state, session, actors, "13600000009")
     session.add(SupervisionNotice(key=f"supervise:{clock.id}", kind="supervise", order_id=order.id,
-                                  created_at=ctx.now, note="另一进程已督办"))
+                                  created_at=clock.started_at, note="另一进程已督办"))
     session.commit()
     report = _sweep(state, session, clock.due_at + timedelta(hours=1))
     assert report.done == [] and report.already == 1
