@@ -180,3 +180,39 @@ def test_cli_topics(story, cli):
     assert cli("report", "topic", "days", topic_id).exit_code == 0
     r = cli("report", "daily")
     assert r.exit_code == 0 and "共生成" in r.output
+
+
+def test_topics_are_added_changed_and_generated_from_the_console(state, session, client):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+    from tests.conftest import PASSWORD
+
+    from civiclink.reports.models import ReportTopic, TopicDayReport
+
+    client.post("/login", data={"username": "supervisor", "password": PASSWORD, "next": "/"})
+    today = state.ctx(session).now.astimezone(state.settings.tz).date()
+    start, end = (today - timedelta(days=10)).isoformat(), (today + timedelta(days=10)).isoformat()
+    assert client.get("/reports/new-topic").status_code == 200
+    bad = client.post("/reports/topics", data={"name": "", "keywords": "欠薪 讨薪", "season_start": start,
+                                               "season_end": end})
+    assert bad.status_code == 422 and 'value="欠薪 讨薪"' in bad.text and "field-error" in bad.text
+    r = client.post("/reports/topics", data={"name": "欠薪", "keywords": "欠薪、讨薪", "season_start": start,
+                                             "season_end": end, "active": ["false", "true"]}, follow_redirects=False)
+    assert r.status_code == 303, r.text[-800:]
+    topic = session.execute(select(ReportTopic)).scalars().one()
+    assert topic.keywords == ["欠薪", "讨薪"] and topic.active
+    session.rollback()
+    r = client.post(f"/reports/topics/{topic.id}", data={"name": "欠薪", "keywords": "欠薪", "season_start": start,
+                                                          "season_end": end, "active": "false"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    yesterday = (today - timedelta(days=1)).isoformat()
+    r = client.post(f"/reports/topics/{topic.id}/generate", data={"day": yesterday}, follow_redirects=False)
+    assert r.status_code == 303
+    refused = client.post(f"/reports/topics/{topic.id}/generate", data={"day": today.isoformat()})
+    assert refused.status_code == 422  # today is not over
+    session.rollback()
+    assert session.get(ReportTopic, topic.id).active is False
+    report = session.execute(select(TopicDayReport)).scalars().one()
+    assert report.day.isoformat() == yesterday and report.zero

@@ -35,13 +35,29 @@ CONSOLE_FOR = {
     ("POST", "/api/linkage/joint-cases/{number}/parts"): [("POST", "/joint/{number}/{key}")],
     ("POST", "/api/linkage/joint-cases/{number}/callback"): [("POST", "/joint/{number}/{key}")],
     ("POST", "/api/incidents"): [("POST", "/desk/new")],
+    ("POST", "/api/reports/topics"): [("POST", "/reports/topics")],
+    ("PATCH", "/api/reports/topics/{topic_id}"): [("POST", "/reports/topics/{topic_id}")],
+    ("POST", "/api/reports/topics/{topic_id}/generate"): [("POST", "/reports/topics/{topic_id}/generate")],
 }
 ORDER_ACTION = re.compile(r"^/api/orders/\{number\}/([a-z0-9-]+)$")
 INCIDENT_ACTION = re.compile(r"^/api/incidents/\{number\}/([a-z0-9-]+)$")
 
 
 def routes(app) -> set[tuple[str, str]]:
-    return {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
+    """Every (method, path) the app serves: its own routes and, through each included router, theirs (FastAPI
+    keeps an included router as one entry whose routes are its "effective route contexts")."""
+    out = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            out |= {(m, route.path) for m in route.methods}
+        elif hasattr(route, "effective_route_contexts"):
+            out |= {(m, c.path) for c in route.effective_route_contexts() for m in (c.methods or ())}
+    return out
+
+
+def test_the_route_listing_sees_included_routers(settings):
+    present = routes(create_app(settings))
+    assert ("POST", "/api/orders") in present and ("POST", "/orders/{number}/act/{action}") in present
 
 
 @pytest.mark.parametrize("site_role", ["hotline", "police"])

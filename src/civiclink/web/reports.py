@@ -260,3 +260,120 @@ async def topic_page(topic_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request
 
     days = await run_in_threadpool(load)
     return render(request, "reports_topic.html", actor=actor, topic=days)
+
+
+# -- topics: add, change, generate a day (the same do_* actions as /api/reports/topics) ----------------------------
+
+
+def _topic_values(form) -> dict:
+    """The topic form as typed; keywords and category codes are typed as words separated by spaces or 、，,"""
+
+    values = {k: str(form.get(k, "")).strip() for k in ("name", "keywords", "categories", "season_start",
+                                                            "season_end")}
+    values["active"] = str(form.getlist("active")[-1] if form.getlist("active") else "true").lower() == "true"
+    return values
+
+
+def _topic_body(values: dict, model):
+    import re
+
+    split = lambda text: [w for w in re.split(r"[\s,，、;；]+", text) if w]
+    data = {"name": values["name"] or None, "keywords": split(values["keywords"]),
+            "categories": split(values["categories"]), "season_start": values["season_start"] or None,
+            "season_end": values["season_end"] or None, "active": values["active"]}
+    if model.__name__ == "TopicUpdate":
+        data = {k: v for k, v in data.items() if v is not None}
+    return model.model_validate(data)
+
+
+def _topic_form(request, actor, *, values, errors, topic_id=None, status_code=200):
+    return render(request, "reports_topic_form.html", actor=actor, values=values, errors=errors, topic_id=topic_id,
+                  status_code=status_code)
+
+
+@router.get("/reports/new-topic")
+async def new_topic_page(request: Request, actor: PageActor) -> Response:
+    if not can_read(actor):
+        return _forbidden(request, actor)
+    return _topic_form(request, actor, values={"active": True}, errors={})
+
+
+async def _save_topic(request: Request, ctx, actor: Actor, topic_id: int | None) -> Response:
+    from fastapi.responses import RedirectResponse
+    from pydantic import ValidationError
+
+    from civiclink.reports import actions
+    from civiclink.reports.schemas import TopicCreate, TopicUpdate
+    from civiclink.web.console import field_errors, run_write
+
+    if not can_read(actor):
+        return _forbidden(request, actor)
+    values = _topic_values(await request.form())
+    try:
+        body = _topic_body(values, TopicUpdate if topic_id else TopicCreate)
+    except ValidationError as exc:
+        return _topic_form(request, actor, values=values, errors=field_errors(exc), topic_id=topic_id,
+                           status_code=422)
+
+    def write(wctx):
+        if topic_id:
+            return actions.do_update_topic(wctx, service.get_topic(wctx.session, topic_id), body, actor=actor).id
+        return actions.do_create_topic(wctx, body, actor=actor).id
+
+    try:
+        saved = await run_write(request, ctx, write)
+    except DomainError as exc:
+        ctx.session.rollback()
+        return _topic_form(request, actor, values=values, errors={exc.field or "": exc.message}, topic_id=topic_id,
+                           status_code=exc.status_code)
+    return RedirectResponse(f"/reports/topics/{saved}", status_code=303)
+
+
+@router.post("/reports/topics")
+async def create_topic(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
+    return await _save_topic(request, ctx, actor, None)
+
+
+@router.get("/reports/topics/{topic_id}/edit")
+async def edit_topic_page(topic_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, ctx: CtxDep,
+                          actor: PageActor) -> Response:
+    if not can_read(actor):
+        return _forbidden(request, actor)
+    topic = await run_in_threadpool(lambda: service.topic_read(ctx.directory, service.get_topic(ctx.session,
+                                                                                               topic_id)))
+    values = {"name": topic.name, "keywords": " ".join(topic.keywords),
+              "categories": " ".join(c.code for c in topic.categories), "season_start": topic.season_start,
+              "season_end": topic.season_end, "active": topic.active}
+    return _topic_form(request, actor, values=values, errors={}, topic_id=topic_id)
+
+
+@router.post("/reports/topics/{topic_id}")
+async def update_topic(topic_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, ctx: CtxDep,
+                       actor: PageActor) -> Response:
+    return await _save_topic(request, ctx, actor, topic_id)
+
+
+@router.post("/reports/topics/{topic_id}/generate")
+async def generate_topic_day(topic_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, ctx: CtxDep,
+                             actor: PageActor) -> Response:
+    """One finished day of the topic's window, reported now (or counted again)."""
+    from fastapi.responses import RedirectResponse
+
+    from civiclink.reports import actions
+    from civiclink.web.console import run_write
+
+    if not can_read(actor):
+        return _forbidden(request, actor)
+    day = _date(str((await request.form()).get("day", "")))
+    if day is None:
+        message = t("report.page.topic.bad_day")
+    else:
+        try:
+            await run_write(request, ctx, lambda wctx: actions.do_generate_topic_day(
+                wctx, service.get_topic(wctx.session, topic_id), day, actor=actor) and None)
+            return RedirectResponse(f"/reports/topics/{topic_id}", status_code=303)
+        except DomainError as exc:
+            ctx.session.rollback()
+            message = exc.message
+    days = await run_in_threadpool(lambda: service.topic_days(ctx, service.get_topic(ctx.session, topic_id)))
+    return render(request, "reports_topic.html", actor=actor, topic=days, message=message, status_code=422)
