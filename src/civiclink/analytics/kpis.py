@@ -26,6 +26,7 @@ from civiclink.analytics.service import (
     _RollUp,
     _seconds,
     _unindexed,
+    _year_earlier,
     linkage_flows,
 )
 from civiclink.audit.models import AuditEvent
@@ -60,13 +61,7 @@ class Scope:
 
     def year_earlier(self) -> Scope:
         """The same span a year earlier (同比); 29 February stands for 28 February."""
-        def back(moment: datetime) -> datetime:
-            try:
-                return moment.replace(year=moment.year - 1)
-            except ValueError:
-                return moment.replace(year=moment.year - 1, day=28)
-
-        return replace(self, start=back(self.start), end=back(self.end))
+        return replace(self, start=_year_earlier(self.start), end=_year_earlier(self.end))
 
 
 def place_scope(directory: OrgDirectory, code: str | None) -> tuple[int, ...] | None:

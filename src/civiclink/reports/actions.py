@@ -63,7 +63,7 @@ def do_create_topic(ctx: Ctx, body: TopicCreate, *, actor: Actor) -> ReportTopic
 def do_update_topic(ctx: Ctx, topic: ReportTopic, body: TopicUpdate, *, actor: Actor) -> ReportTopic:
     service.require_reader(actor, ctx.settings.site_role)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    merged = TopicCreate.model_validate({**_topic_data(topic), **{k: v for k, v in changes.items()}})
+    merged = TopicCreate.model_validate({**_topic_data(topic), **changes})
     _check_categories(ctx, merged.categories)
     if merged.name != topic.name:
         _check_name(ctx, merged.name, topic.id)

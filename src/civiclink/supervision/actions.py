@@ -32,7 +32,7 @@ from civiclink.orgs.roles import SYSTEM, Actor
 from civiclink.sla.models import StageClock
 from civiclink.supervision.models import SupervisionNotice
 from civiclink.workorders import actions as order_actions
-from civiclink.workorders.models import Assignment, WorkOrder
+from civiclink.workorders.models import WorkOrder
 from civiclink.workorders.schemas import SupervisionIn
 from civiclink.workorders.states import TERMINAL, Action
 
@@ -131,14 +131,14 @@ def unit_return_candidates(ctx: Ctx) -> list[Candidate]:
     """Units that return much of what they receive (R-612): flagged once per ISO week."""
     cfg = ctx.settings.supervision
     since = ctx.now - timedelta(days=cfg.unit_returns_days)
-    rows = ctx.session.execute(
-        # COUNT(column) counts the rounds whose unit asked to return (the time is set when it asked).
-        select(Assignment.unit_id, func.count(), func.count(Assignment.return_requested_at))
-        .where(Assignment.dispatched_at >= since).group_by(Assignment.unit_id)
-    ).all()
+    from civiclink.analytics import kpis
+
+    # 退单率 as docs/kpi.md defines it, per unit, over the last ``unit_returns_days``.
+    by_unit = kpis.return_rate(ctx.session, kpis.Scope(since, ctx.now + timedelta(microseconds=1)), by_unit=True)
     year, week, _ = ctx.now.astimezone(ctx.settings.tz).isocalendar()
     out = []
-    for unit_id, rounds, returns in rows:
+    for unit_id, rate in by_unit.items():
+        rounds, returns = rate.denominator, rate.numerator
         if returns >= cfg.unit_returns_min and returns / rounds >= cfg.unit_returns_rate:
             unit = ctx.directory.unit(unit_id)
             out.append(Candidate(f"unit_returns:{unit_id}:{year}-W{week:02d}", "unit_returns",

@@ -23,7 +23,7 @@ from civiclink.deps import CtxDep, StateDep, actor_for_token
 from civiclink.errors import DomainError, Forbidden, NotAuthenticated
 from civiclink.i18n import label, labels
 from civiclink.orgs.roles import Actor, Role
-from civiclink.web.messages import t
+from civiclink.web.messages import messages, t
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -189,7 +189,7 @@ def _error_text(error: dict) -> str:
     kind = error.get("type", "")
     context = error.get("ctx") or {}
     key = f"error.{kind}"
-    if key in _known_error_keys():
+    if key in messages():
         try:
             return t(key, **{k: v for k, v in context.items() if isinstance(v, (int, float, str))})
         except (KeyError, IndexError):
@@ -198,11 +198,6 @@ def _error_text(error: dict) -> str:
     # Our own validators already speak Chinese ("Value error, 联系上市民时必须填写满意度").
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
-
-def _known_error_keys() -> set[str]:
-    from civiclink.web.messages import messages
-
-    return {k for k in messages() if k.startswith("error.")}
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:

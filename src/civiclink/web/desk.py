@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from civiclink.deps import CtxDep
 from civiclink.errors import DomainError, Forbidden, NotFound
@@ -102,11 +103,7 @@ async def register_incident(request: Request, ctx: CtxDep, actor: PageActor) -> 
         values["emergency"] = values["emergency"][-1]
     try:
         body = IncidentCreate.model_validate(values)
-    except Exception as exc:  # pydantic.ValidationError
-        from pydantic import ValidationError
-
-        if not isinstance(exc, ValidationError):
-            raise
+    except ValidationError as exc:
         return _new_page(request, actor, values=values, errors=field_errors(exc), message=t("error.form"),
                          status_code=422)
     try:

@@ -186,13 +186,10 @@ async def register(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
                                                   actor=actor)
         elif then == "consult":
             from civiclink.linkage import actions as linkage_actions
-            from civiclink.linkage.schemas import ConsultationOpen
+            from civiclink.web.consult import opening
 
-            linkage_actions.do_open_consultation(wctx, ConsultationOpen(
-                number=order.number, summary=order_in.content[:2000], participants=[
-                    {"side": "hotline", "name": actor.display_name or actor.username},
-                    {"side": "citizen", "name": t("consult.citizen")},
-                    {"side": "police", "name": t("consult.police")}]), actor=actor)
+            linkage_actions.do_open_consultation(wctx, opening(wctx, actor, order.number, order_in.content),
+                                                 actor=actor)
         if record is not None and then in ("transfer_110", "consult"):
             route = "110" if then == "transfer_110" else (suggestion["route"] if suggestion["route"] in (
                 "joint", "ambiguous") else "joint")

@@ -14,6 +14,7 @@ from civiclink.analytics.api import MAX_KPI_DAYS
 from civiclink.analytics.service import can_read_dashboard
 from civiclink.deps import CtxDep
 from civiclink.errors import DomainError
+from civiclink.orgs.models import COUNTY_LEVEL_KINDS
 from civiclink.web.console import PageActor, render
 from civiclink.web.messages import t
 
@@ -56,7 +57,7 @@ async def kpi_page(request: Request, ctx: CtxDep, actor: PageActor, start: str |
             kpis.scorecard(ctx.session, kpis.Scope.local_days(first, last, ctx.settings.tz),
                            directory=ctx.directory)))
     districts = sorted((u for u in ctx.directory.units.values()
-                        if u.active and u.kind in ("district", "county", "county_city", "zone")), key=lambda u: u.code)
+                        if u.active and u.kind in COUNTY_LEVEL_KINDS), key=lambda u: u.code)
     return render(request, "kpi.html", actor=actor, figures=figures, card=card, start=first.isoformat(),
                   end=last.isoformat(), place=place or "", places=[(u.code, u.label) for u in districts],
                   problem=problem)

@@ -222,7 +222,7 @@ def _detail(ctx, number: str, actor: Actor) -> dict:
                             "data": _visible_data(e["data"] or {})})
     entries.sort(key=lambda e: e["at"])
     consultations = consult.consultations_of(ctx, actor, order_id=order.id)
-    return {"order": read, "orm": order, "timeline": entries, "consultations": consultations}
+    return {"order": read, "timeline": entries, "consultations": consultations}
 
 
 # Keys of an event's data worth showing in the timeline (the rest is bookkeeping), in this order.

@@ -22,10 +22,8 @@ from civiclink.orgs import actions as org_actions
 from civiclink.orgs.models import User
 from civiclink.orgs.roles import Actor, Role
 from civiclink.orgs.security import token_digest, verify_password
-from civiclink.web.console import STATIC_DIR, PageActor, cookie_name, cross_site, render
+from civiclink.web.console import PageActor, cookie_name, cross_site, render
 from civiclink.web.messages import t
-
-__all__ = ["STATIC_DIR", "router"]
 
 router = APIRouter(include_in_schema=False)
 
