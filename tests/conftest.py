@@ -76,7 +76,7 @@ def settings(tmp_path_factory) -> Settings:
         exchange={"relay_enabled": False},
         # Tests train what they need when they need it; no background thread reading the database.
         triage={"warm_up": False}, supervision={"sweep_enabled": False},
-        reports={"daily_enabled": False},
+        reports={"daily_enabled": False}, analytics={"rollup_enabled": False},
     )
 
 
@@ -247,6 +247,25 @@ def tokens(state) -> dict[str, str]:
 def auth(tokens):
     """auth("dispatcher") → headers for that user."""
     return lambda username: {"Authorization": f"Bearer {tokens[username]}"}
+
+
+@pytest.fixture
+def cli(state, monkeypatch):
+    """cli("order", "show", …, input=…) → the CliRunner result of ``civiclink …`` run in-process against the test
+    database."""
+    from typer.testing import CliRunner
+
+    import civiclink.cli as cli_module
+
+    monkeypatch.setenv("CIVICLINK_DATABASE_URL", state.settings.database_url)
+    monkeypatch.setenv("CIVICLINK_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("CIVICLINK_ENVIRONMENT", "test")
+    monkeypatch.setenv("CIVICLINK_LOG_LEVEL", "WARNING")
+    # Rich wraps at 80 columns when not on a terminal; assertions read whole lines.
+    monkeypatch.setattr(cli_module.console, "_width", 400)
+    monkeypatch.setattr(cli_module.err, "_width", 400)
+    runner = CliRunner()
+    return lambda *args, input=None: runner.invoke(cli_module.app, [str(a) for a in args], input=input)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,11 +9,8 @@ import re
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
-from tests.conftest import TEST_SECRET
 from tests.helpers import act, to_awaiting_callback
-from typer.testing import CliRunner
 
-import civiclink.cli as cli_module
 from civiclink.audit.models import AuditEvent
 from civiclink.audit.service import verify_chain
 from civiclink.db import read_session, write_session
@@ -50,22 +47,6 @@ REGISTER = [
 CLOSED_PATH = [
     "order.registered", "order.dispatch", "order.sign", "order.reply", "order.approve_reply", "order.callback",
 ]
-
-
-@pytest.fixture
-def cli(state, monkeypatch):
-    """cli("order", "show", …) → the CliRunner result, against the test database."""
-    monkeypatch.setenv("CIVICLINK_DATABASE_URL", state.settings.database_url)
-    monkeypatch.setenv("CIVICLINK_SECRET_KEY", TEST_SECRET)
-    # Rich wraps at 80 columns when not on a terminal; the assertions below read whole lines.
-    monkeypatch.setattr(cli_module.console, "_width", 400)
-    monkeypatch.setattr(cli_module.err, "_width", 400)
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None):
-        return runner.invoke(cli_module.app, list(args), input=input)
-
-    return run
 
 
 def ok(result):

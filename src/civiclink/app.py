@@ -118,9 +118,17 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
             sweeper = make_sweeper(state)
             sweeper.start()
         reporter = start_daily_reports(state)  # 专题日报, once a day (reports/daily.py)
+        rollup = None
+        if settings.site_role == "hotline" and settings.analytics.rollup_enabled:
+            from civiclink.analytics.rollup import rollup_task
+
+            rollup = rollup_task(state)
+            rollup.start()
         try:
             yield
         finally:
+            if rollup is not None:
+                rollup.stop()
             if reporter is not None:
                 reporter.stop()
             if sweeper is not None:

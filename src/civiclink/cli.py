@@ -1,5 +1,5 @@
 """The ``civiclink`` command: serve, demo, db, org, user, order, sla, calendar, audit, import, exchange, linkage,
-triage, model, knowledge, supervise, report.
+triage, model, knowledge, supervise, report, analytics.
 
 Commands run on the server with direct database access, so they act as a named user (``--as``) without a
 password; every change still goes through the same ``do_*`` actions and lands in the audit chain.
@@ -752,7 +752,8 @@ def linkage_transfers(
 
 # -- triage, models, knowledge (their own modules) -------------------------------------------------------------
 
-from civiclink.knowledge.cli import knowledge_app  # noqa: E402 — after the helpers they import lazily
+from civiclink.analytics.cli import analytics_app  # noqa: E402 — after the helpers they import lazily
+from civiclink.knowledge.cli import knowledge_app  # noqa: E402
 from civiclink.reports.cli import report_app  # noqa: E402
 from civiclink.supervision.cli import supervise_app  # noqa: E402
 from civiclink.triage.cli import model_app, triage  # noqa: E402
@@ -762,6 +763,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(supervise_app, name="supervise")
 app.add_typer(report_app, name="report")
+app.add_typer(analytics_app, name="analytics")
 
 
 def main() -> None:

@@ -164,6 +164,15 @@ class SupervisionSettings(BaseModel):
     unit_returns_rate: float = 0.2  # … and at least this share of the rounds it received
 
 
+class AnalyticsSettings(BaseModel):
+    """The KPI roll-up (issue 6; docs/kpi.md, "Pre-aggregation"): a background task of the (12345) server that
+    keeps per-day and per-month KPI counts, so that a year's figures do not read a year of 工单."""
+
+    rollup_enabled: bool = True
+    rollup_interval_seconds: float = Field(default=60.0, gt=0)  # how soon a change to a past day is rolled up again
+    rollup_days_per_run: int = Field(default=31, ge=1)  # a backlog (the first start on old data) a slice at a time
+
+
 class ReportSettings(BaseModel):
     """Reports (issue 6, parts 2 and 4): the daily 专题日报 task, and the Chinese font the PDF embeds (Debian's
     fonts-noto-cjk; a font collection's face is chosen by its family name)."""
@@ -236,6 +245,7 @@ class Settings(BaseSettings):
     triage: TriageSettings = Field(default_factory=TriageSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     peers_file: Path | None = None  # YAML list of peers (the demo writes one per site)
     log_level: str = "INFO"
 

@@ -1,5 +1,6 @@
 """Import every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from civiclink.analytics import models as analytics_models  # noqa: F401
 from civiclink.audit import models as audit_models  # noqa: F401
 from civiclink.cache import Revision  # noqa: F401
 from civiclink.exchange import models as exchange_models  # noqa: F401

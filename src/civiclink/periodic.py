@@ -14,12 +14,16 @@ log = logging.getLogger("civiclink.periodic")
 
 class PeriodicTask:
     """``work(ctx)`` every ``interval`` seconds; ``first_at_start``: the first run at once (a task that catches
-    up after a stop) rather than one interval later (one that must not rush out notices after a restart)."""
+    up after a stop) rather than one interval later (one that must not rush out notices after a restart).
+    ``own_transactions``: ``work(state)`` opens its own sessions and transactions (a long task that must not hold
+    the write lock throughout, such as the KPI roll-up); ``again(result)``: run again at once (a backlog)."""
 
     def __init__(self, state, *, name: str, interval: float, work: Callable, first_at_start: bool,
-                 describe: Callable | None = None):
+                 describe: Callable | None = None, own_transactions: bool = False,
+                 again: Callable | None = None):
         self.state, self.name, self.interval, self.work = state, name, interval, work
         self.first_at_start, self.describe = first_at_start, describe
+        self.own_transactions, self.again = own_transactions, again
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -33,10 +37,13 @@ class PeriodicTask:
             self._thread.join(timeout=10)
 
     def run_once(self):
-        with self.state.sessions() as session:
-            begin_write(session)
-            result = self.work(self.state.ctx(session))
-            session.commit()
+        if self.own_transactions:
+            result = self.work(self.state)
+        else:
+            with self.state.sessions() as session:
+                begin_write(session)
+                result = self.work(self.state.ctx(session))
+                session.commit()
         if self.describe is not None and (text := self.describe(result)):
             log.info("%s: %s", self.name, text)
         return result
@@ -45,9 +52,11 @@ class PeriodicTask:
         if not self.first_at_start and self._stop.wait(self.interval):
             return
         while True:
+            result = None
             try:
-                self.run_once()
+                result = self.run_once()
             except Exception:  # the next round tries again; a failed one changed nothing (one transaction)
                 log.exception("%s failed", self.name)
-            if self._stop.wait(self.interval):
+            more = result is not None and self.again is not None and self.again(result)
+            if self._stop.wait(0 if more else self.interval):
                 return

@@ -8,11 +8,9 @@ import json
 
 import pytest
 from openpyxl import load_workbook
-from tests.conftest import PASSWORD, TEST_SECRET
+from tests.conftest import PASSWORD
 from tests.reports.test_figures import pdf_text
-from typer.testing import CliRunner
 
-from civiclink import cli as cli_module
 from civiclink.web.messages import t
 
 SPRING = {"start": "2026-02-15", "end": "2026-02-23"}
@@ -145,13 +143,6 @@ def test_other_roles_get_no_link_and_no_page(client, username):
 
 
 # -- the command line -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(state, monkeypatch):
-    monkeypatch.setenv("CIVICLINK_DATABASE_URL", state.settings.database_url)
-    monkeypatch.setenv("CIVICLINK_SECRET_KEY", TEST_SECRET)
-    return lambda *args: CliRunner().invoke(cli_module.app, list(args))
 
 
 def test_cli_summary_with_files(story, cli, tmp_path):

@@ -14,11 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from civiclink.audit.models import AuditEvent
 from civiclink.cache import read_revision
-from civiclink.cli import app as cli_app
 from civiclink.errors import Forbidden, Invalid
 from civiclink.sla.calendar import DayInfo, WorkCalendar
 from civiclink.sla.models import CalendarDay, CalendarYear
@@ -489,17 +487,6 @@ def test_api_import_refusals(client, auth):
 
 
 # -- CLI -----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(state, monkeypatch):
-    """Run ``civiclink …`` in-process against the test database."""
-    monkeypatch.setenv("CIVICLINK_DATABASE_URL", state.settings.database_url)
-    monkeypatch.setenv("CIVICLINK_SECRET_KEY", state.settings.secret_key.get_secret_value())
-    monkeypatch.setenv("CIVICLINK_ENVIRONMENT", "test")
-    monkeypatch.setenv("CIVICLINK_LOG_LEVEL", "WARNING")
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli_app, [str(a) for a in args])
 
 
 def test_cli_show_and_deadline(cli):

@@ -6,13 +6,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
-from tests.conftest import TEST_SECRET
 from tests.helpers import ORDER, act, register
-from typer.testing import CliRunner
 
-from civiclink import cli as cli_module
 from civiclink.audit.models import AuditEvent
 from civiclink.sla.models import StageClock
 from civiclink.supervision.actions import do_sweep
@@ -101,14 +97,6 @@ def test_a_key_taken_by_another_process_is_skipped(state, session, actors):
     report = _sweep(state, session, clock.due_at + timedelta(hours=1))
     assert report.done == [] and report.already == 1
     assert session.get(WorkOrder, order.id).supervise_count == 0
-
-
-@pytest.fixture
-def cli(state, monkeypatch):
-    monkeypatch.setenv("CIVICLINK_DATABASE_URL", state.settings.database_url)
-    monkeypatch.setenv("CIVICLINK_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setattr(cli_module.console, "_width", 400)
-    return lambda *args: CliRunner().invoke(cli_module.app, list(args))
 
 
 def test_cli_dry_run_lists_and_the_real_run_sends(state, session, actors, cli):

@@ -13,6 +13,7 @@ span one year earlier, so a half-day today is compared with the same half-day la
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -315,12 +316,39 @@ class VolumeRead(BaseModel):
     period_on_period: ComparisonRead | None
 
 
-def _volumes(session: Session, column, period: str, now: datetime, tz: ZoneInfo) -> VolumeRead:
+def _window_scope(window: Window):
+    """The KPI scope of a window (its end is inclusive; the scope's exclusive), in the window's time zone."""
+    from civiclink.analytics.facts import Scope
+
+    return Scope(window.start, window.end + timedelta(microseconds=1), tz=window.starts[0].tzinfo)
+
+
+def _days_into_buckets(per_day: dict[date, int], window: Window) -> list[int]:
+    """Counts per local day summed into the window's day or month buckets (an empty bucket — 29 February a year
+    earlier — starts where the next one does and gets nothing)."""
+    firsts = [s.date() for s in window.starts]
+    out = [0] * len(firsts)
+    for day, n in per_day.items():
+        i = bisect_right(firsts, day) - 1
+        if i >= 0:
+            out[i] += n
+    return out
+
+
+def _volumes(session: Session, column, period: str, now: datetime, tz: ZoneInfo, per_day=None) -> VolumeRead:
+    """Volumes of a period in buckets, with its 同比 and 环比 windows. ``per_day(scope) → {date: count}``, when
+    given, answers day and month buckets (the 工单's, from the KPI roll-up); otherwise, and for hours, one scan."""
     window = period_window(period, now, tz)
     earlier = year_earlier(window, tz)
     before = previous_window(window, period, tz)
     windows = [window, earlier] + ([before] if before else [])
-    found = _bucketed_counts(session, column, windows, since=_local_midnight(now.astimezone(tz).date(), tz))
+    today = now.astimezone(tz).date()
+    if per_day is not None and window.bucket != "hour":
+        days = [per_day(_window_scope(w)) for w in windows]
+        found = _Buckets([_days_into_buckets(d, w) for d, w in zip(days, windows, strict=True)],
+                         days[0].get(today, 0))
+    else:
+        found = _bucketed_counts(session, column, windows, since=_local_midnight(today, tz))
     current, last_year = found.counts[0], found.counts[1]
     total = sum(current)
     return VolumeRead(
@@ -394,51 +422,39 @@ def order_volumes(session: Session, period: str, now: datetime, tz: ZoneInfo) ->
     the seed's "16,528 requests in 7 days" counts requests received; per bucket (hour / day / month, local).
     今日: registered since local midnight. 同比: the same local span a year earlier, change = (this − that) ÷
     that. 环比: the span of the same length just before (today: yesterday up to this time). One scan for all."""
-    return _volumes(session, WorkOrder.registered_at, period, now, tz)
+    from civiclink.analytics import kpis
+
+    return _volumes(session, WorkOrder.registered_at, period, now, tz,
+                    per_day=lambda scope: kpis.daily_volume(session, scope))
 
 
-def orders_by_channel(session: Session, window: Window) -> list[CountRead]:
-    """受理量 of the period by intake channel (电话, 网站, 微信, 110转入 …)."""
-    rows = session.execute(
-        select(WorkOrder.channel, func.count())
-        .where(WorkOrder.registered_at >= window.start, WorkOrder.registered_at <= window.end)
-        .group_by(WorkOrder.channel)
-    ).all()
-    return _ranked({code: (label("channel", code), n) for code, n in rows})
+def orders_by_channel(session: Session, directory: OrgDirectory, window: Window) -> list[CountRead]:
+    """受理量 of the period by intake channel (电话, 网站, 微信, 110转入 …): ``kpis.volume_by``."""
+    from civiclink.analytics import kpis
+
+    scope = _window_scope(window)
+    return kpis.volume_by(session, scope, "channel", directory=directory, tz=scope.tz)
 
 
 def orders_by_category(session: Session, directory: OrgDirectory, window: Window) -> list[CountRead]:
-    """受理量 of the period by first-level category (诉求分类一级); second-level categories count towards their
-    parent; orders without a category are one item with code None. The 10 largest, then "其他"."""
-    rows = session.execute(
-        select(_unindexed(WorkOrder.category_id), func.count())
-        .where(WorkOrder.registered_at >= window.start, WorkOrder.registered_at <= window.end)
-        .group_by(_unindexed(WorkOrder.category_id))
-    ).all()
-    counts: dict[str | None, tuple[str | None, int]] = {}
-    roll_up = _RollUp(directory)
-    for category_id, n in rows:
-        top = roll_up.category(category_id)
-        code, name = (top.code, top.name) if top else (None, None)
-        counts[code] = (name, counts.get(code, (name, 0))[1] + n)
-    return _ranked(counts, TOP_CATEGORIES)
+    """受理量 of the period by first-level category (诉求分类一级; ``kpis.volume_by``): second-level categories
+    count towards their parent; orders without a category are one item with code None. The 10 largest, then
+    "其他"."""
+    from civiclink.analytics import kpis
+
+    scope = _window_scope(window)
+    items = kpis.volume_by(session, scope, "category", directory=directory, tz=scope.tz)
+    return _ranked({c.code: (c.name, c.count) for c in items}, TOP_CATEGORIES)
 
 
 def orders_by_district(session: Session, directory: OrgDirectory, window: Window) -> list[CountRead]:
-    """受理量 of the period by 属地 at district/county level (区、县、县级市、开发区): a town or community counts
-    towards its district; orders whose 属地 is unknown or the city as a whole are one item with code None."""
-    rows = session.execute(
-        select(_unindexed(WorkOrder.place_id), func.count())
-        .where(WorkOrder.registered_at >= window.start, WorkOrder.registered_at <= window.end)
-        .group_by(_unindexed(WorkOrder.place_id))
-    ).all()
-    counts: dict[str | None, tuple[str | None, int]] = {}
-    roll_up = _RollUp(directory)
-    for place_id, n in rows:
-        district = roll_up.district(place_id)
-        code, name = (district.code, district.name) if district else (None, None)
-        counts[code] = (name, counts.get(code, (name, 0))[1] + n)
-    return _ranked(counts)
+    """受理量 of the period by 属地 at district/county level (区、县、县级市、开发区; ``kpis.volume_by``): a town or
+    community counts towards its district; orders whose 属地 is unknown or the city as a whole are one item
+    with code None."""
+    from civiclink.analytics import kpis
+
+    scope = _window_scope(window)
+    return kpis.volume_by(session, scope, "place", directory=directory, tz=scope.tz)
 
 
 def satisfaction_rate(session: Session, window: Window) -> SatisfactionRead:
@@ -446,14 +462,14 @@ def satisfaction_rate(session: Session, window: Window) -> SatisfactionRead:
     (end inclusive) as a KPI scope."""
     from civiclink.analytics import kpis
 
-    return kpis.satisfaction_rate(session, kpis.Scope(window.start, window.end + timedelta(microseconds=1)))
+    return kpis.satisfaction_rate(session, _window_scope(window))
 
 
 def on_time_completion_rate(session: Session, window: Window) -> RateRead:
     """按时办结率 of the period: ``civiclink.analytics.kpis.on_time_completion_rate`` (docs/kpi.md)."""
     from civiclink.analytics import kpis
 
-    return kpis.on_time_completion_rate(session, kpis.Scope(window.start, window.end + timedelta(microseconds=1)))
+    return kpis.on_time_completion_rate(session, _window_scope(window))
 
 
 def first_attempt_connection_rate() -> ConnectionRateRead:
@@ -541,7 +557,7 @@ def hotline_figures(ctx: Ctx, period: str) -> HotlineFigures:
         total=volumes.total,
         year_on_year=volumes.year_on_year,
         period_on_period=volumes.period_on_period,
-        by_channel=orders_by_channel(session, window),
+        by_channel=orders_by_channel(session, directory, window),
         by_category=orders_by_category(session, directory, window),
         by_district=orders_by_district(session, directory, window),
         satisfaction=satisfaction_rate(session, window),

@@ -39,7 +39,7 @@ class Transfer(Base):
     remote_number: Mapped[str | None] = mapped_column(String(32))
     # offered → accepted → result (written back) → closed; or offered → rejected
     state: Mapped[str] = mapped_column(String(12))
-    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     offered_by: Mapped[str | None] = mapped_column(String(100))  # "site:username 姓名"
     sign_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -270,11 +270,12 @@ def summary(ctx: Ctx, actor: Actor, start: date, end: date, *, place: str | None
     if compare_start is not None:
         _validate_range(compare_start, compare_end, "compare_end")
     session, tz, directory = ctx.session, ctx.settings.tz, ctx.directory
-    place_ids = kpis.place_scope(directory, place)
+    place_ids, district_id = kpis.district_scope(directory, place)
     place_unit = directory.require_unit(place, field="place") if place else None
-    scope = kpis.Scope.local_days(start, end, tz, place_ids=place_ids)
+    scope = kpis.Scope.local_days(start, end, tz, place_ids=place_ids, district_id=district_id)
     if compare_start is not None:
-        basis, earlier = "custom", kpis.Scope.local_days(compare_start, compare_end, tz, place_ids=place_ids)
+        basis, earlier = "custom", kpis.Scope.local_days(compare_start, compare_end, tz, place_ids=place_ids,
+                                                         district_id=district_id)
     else:
         basis, earlier = "year_earlier", scope.year_earlier()
     days = (end - start).days + 1

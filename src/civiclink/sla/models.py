@@ -55,7 +55,7 @@ class StageClock(Base):
     pause_reason: Mapped[str | None] = mapped_column(String(200))
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stop_reason: Mapped[str | None] = mapped_column(String(32))
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     breached: Mapped[bool] = mapped_column(Boolean, default=False)

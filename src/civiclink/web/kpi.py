@@ -41,8 +41,8 @@ async def kpi_page(request: Request, ctx: CtxDep, actor: PageActor, start: str |
     first, last, problem = _dates(ctx, start, end)
 
     def load():
-        place_ids = kpis.place_scope(ctx.directory, place or None)
-        scope = kpis.Scope.local_days(first, last, ctx.settings.tz, place_ids=place_ids)
+        place_ids, district_id = kpis.district_scope(ctx.directory, place or None)
+        scope = kpis.Scope.local_days(first, last, ctx.settings.tz, place_ids=place_ids, district_id=district_id)
         figures = kpis.kpi_set(ctx.session, scope, directory=ctx.directory, tz=ctx.settings.tz,
                                site_role=ctx.settings.site_role, place_code=place or None)
         return figures, kpis.scorecard(ctx.session, scope, directory=ctx.directory)

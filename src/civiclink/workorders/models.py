@@ -80,7 +80,7 @@ class WorkOrder(Base):
     caller_phone: Mapped[str | None] = mapped_column(String(32), index=True)
     caller_confidential: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # a period's KPIs (docs/kpi.md)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     owner_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
     suggested_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
@@ -137,7 +137,7 @@ class Assignment(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
     round: Mapped[int] = mapped_column(Integer)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
-    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     dispatched_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     note: Mapped[str | None] = mapped_column(String(500))
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -191,7 +191,7 @@ class Callback(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     method: Mapped[str] = mapped_column(String(16))  # phone | sms | web
     reached: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,41 @@
+"""``civiclink analytics rollup``: bring the KPI roll-up up to date now, with progress (the 12345 server does it
+every minute by itself; docs/kpi.md, "Pre-aggregation")."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+analytics_app = typer.Typer(help="统计分析：考核指标的预汇总", no_args_is_help=True)
+
+
+@analytics_app.command("rollup")
+def rollup(rebuild: Annotated[bool, typer.Option("--rebuild", help="丢弃已有汇总，全部重算")] = False,
+           max_days: Annotated[int | None, typer.Option("--max-days", min=1, help="本次最多汇总的天数")] = None):
+    """Roll up every finished day not yet rolled up (and those changes reached back into), then the months."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from civiclink.analytics.rollup import refresh
+    from civiclink.app import build_state
+    from civiclink.cli import console, fail, load_settings
+
+    settings = load_settings()
+    if settings.site_role != "hotline":
+        fail("考核指标只在 12345 站点汇总")
+    state = build_state(settings)
+    started = time.perf_counter()
+    try:
+        with Progress(TextColumn("汇总考核指标（按日）"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("days", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = refresh(state, max_days=max_days, rebuild=rebuild, progress=progress)
+    finally:
+        state.engine.dispose()
+    console.print(f"汇总 {len(report.built)} 天、{len(report.months)} 个月；因 {report.changed_orders} 件工单变更而重算 "
+                  f"{report.unbuilt} 天；尚余 {report.remaining} 天（{time.perf_counter() - started:.1f} 秒）")
