@@ -31,6 +31,9 @@ from civiclink.orgs.models import Category, OrgUnit, User
 from civiclink.orgs.roles import SYSTEM, Role
 from civiclink.orgs.schemas import UserCreate
 
+# Fixtures shared across test folders, kept beside the tests they belong to.
+pytest_plugins = ["tests.callcentre.story"]
+
 TEST_SECRET = "test-secret-please-ignore"
 PASSWORD = "correct-horse-42"
 

@@ -103,3 +103,14 @@ def push_from_110(ctx: Ctx, *, kind: str = "transfer", sender: str = "test-110",
     transfer = ctx.session.execute(select(Transfer).where(Transfer.case_ref == case_ref)).scalars().one()
     ctx.session.flush()
     return ctx.session.get(WorkOrder, transfer.order_id)
+
+
+def console_login(client, username: str, password: str | None = None):
+    """Log ``client`` in to the console as ``username`` (forgetting any earlier login); returns the client."""
+    from tests.conftest import PASSWORD
+
+    client.cookies.clear()
+    r = client.post("/login", data={"username": username, "password": password or PASSWORD, "next": "/"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return client

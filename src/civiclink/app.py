@@ -18,6 +18,7 @@ from civiclink import __version__
 from civiclink.analytics.api import router as analytics_router
 from civiclink.audit import service as audit_service
 from civiclink.audit.api import router as audit_router
+from civiclink.callcentre.api import router as calls_router
 from civiclink.cache import Snapshot
 from civiclink.config import Settings
 from civiclink.db import create_db_engine, make_session_factory
@@ -205,7 +206,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     app.add_middleware(RefuseNul)
 
     routers = [auth_router, org_router, user_router, calendar_router, audit_router, exchange_router, linkage_router,
-               triage_router, knowledge_router, analytics_router]
+               triage_router, knowledge_router, analytics_router, calls_router]
     if settings.site_role == "hotline":
         routers += [orders_router, sla_router, joint_router, reports_router]
     else:

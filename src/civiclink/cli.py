@@ -1,5 +1,5 @@
 """The ``civiclink`` command: serve, demo, db, org, user, order, sla, calendar, audit, import, exchange, linkage,
-triage, model, knowledge, supervise, report, analytics.
+triage, model, knowledge, supervise, report, analytics, calls.
 
 Commands run on the server with direct database access, so they act as a named user (``--as``) without a
 password; every change still goes through the same ``do_*`` actions and lands in the audit chain.
@@ -753,6 +753,7 @@ def linkage_transfers(
 # -- triage, models, knowledge (their own modules) -------------------------------------------------------------
 
 from civiclink.analytics.cli import analytics_app  # noqa: E402 — after the helpers they import lazily
+from civiclink.callcentre.cli import calls_app  # noqa: E402
 from civiclink.knowledge.cli import knowledge_app  # noqa: E402
 from civiclink.reports.cli import report_app  # noqa: E402
 from civiclink.supervision.cli import supervise_app  # noqa: E402
@@ -764,6 +765,7 @@ app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(supervise_app, name="supervise")
 app.add_typer(report_app, name="report")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(calls_app, name="calls")
 
 
 def main() -> None:

@@ -164,6 +164,15 @@ class SupervisionSettings(BaseModel):
     unit_returns_rate: float = 0.2  # … and at least this share of the rounds it received
 
 
+class CallCentreSettings(BaseModel):
+    """Call records (issue 7; docs/cti.md): how calls are judged for the connection KPIs (design §8, R-805)."""
+
+    answer_target_seconds: int = Field(default=15, ge=1)  # GB/T 33358: answered within 15 s (R-606)
+    redial_minutes: int = Field(default=30, ge=1)  # a call after an unanswered one within this is a redial
+    short_abandon_seconds: int = Field(default=5, ge=0)  # hung up this soon: not a call wanting a person
+    callback_window_hours: int = Field(default=24, ge=1)  # a missed call is settled by a later answered one within
+
+
 class AnalyticsSettings(BaseModel):
     """The KPI roll-up (issue 6; docs/kpi.md, "Pre-aggregation"): a background task of the (12345) server that
     keeps per-day and per-month KPI counts, so that a year's figures do not read a year of 工单."""
@@ -246,6 +255,7 @@ class Settings(BaseSettings):
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    calls: CallCentreSettings = Field(default_factory=CallCentreSettings)
     peers_file: Path | None = None  # YAML list of peers (the demo writes one per site)
     log_level: str = "INFO"
 

@@ -94,6 +94,7 @@ LABELS: dict[str, dict[str, str]] = {
         "leader": "指挥中心领导",
         "police_operator": "110接警员",
         "police_commander": "110指挥员",
+        "cti": "电话系统接口",
     },
     "satisfaction": {"1": "非常满意", "2": "满意", "3": "一般", "4": "不满意", "5": "非常不满意"},
     "stage": {"dispatch": "派单", "sign": "签收", "handle": "办理", "callback": "回访"},

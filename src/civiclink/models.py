@@ -3,6 +3,7 @@
 from civiclink.analytics import models as analytics_models  # noqa: F401
 from civiclink.audit import models as audit_models  # noqa: F401
 from civiclink.cache import Revision  # noqa: F401
+from civiclink.callcentre import models as callcentre_models  # noqa: F401
 from civiclink.exchange import models as exchange_models  # noqa: F401
 from civiclink.incidents import models as incident_models  # noqa: F401
 from civiclink.knowledge import models as knowledge_models  # noqa: F401

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.conftest import PASSWORD
-from tests.helpers import incident_act
+from tests.helpers import console_login, incident_act
 
 from civiclink.app import create_app
 from civiclink.incidents import actions as ia
 from civiclink.incidents import schemas as iss
 from civiclink.linkage.models import JointCase, Transfer
 from civiclink.workorders.models import WorkOrder
-
-
-def _login(client, username):
-    client.cookies.clear()
-    r = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/"}, follow_redirects=False)
-    assert r.status_code == 303
 
 
 def _version(page_text: str) -> str:
@@ -43,7 +36,7 @@ def test_a_joint_case_is_worked_from_the_console(sites):
         joint_number = s.get(JointCase, transfer.joint_case_id).number
 
     client = TestClient(create_app(sites.hotline.settings, state=sites.hotline))
-    _login(client, "dispatcher")
+    console_login(client, "dispatcher")
     page = client.get(f"/orders/{number}")
     assert page.status_code == 200 and f"/joint/{joint_number}" in page.text
     r = client.post(f"/orders/{number}/act/accept_transfer", data={"version": _version(page.text)},
@@ -66,5 +59,5 @@ def test_a_joint_case_is_worked_from_the_console(sites):
     page = client.get(f"/orders/{number}")
     timeline = page.text.split("流转记录", 1)[1]
     assert sites.police.settings.site_code in timeline
-    _login(client, "staff_csgl")
+    console_login(client, "staff_csgl")
     assert client.get(f"/joint/{joint_number}").status_code == 403

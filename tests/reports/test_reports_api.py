@@ -8,7 +8,7 @@ import json
 
 import pytest
 from openpyxl import load_workbook
-from tests.conftest import PASSWORD
+from tests.helpers import console_login
 from tests.reports.test_figures import pdf_text
 
 from civiclink.web.messages import t
@@ -18,11 +18,6 @@ TOPIC = {"name": "欠薪", "keywords": ["欠薪"], "categories": ["ldsb"], "seas
          "season_end": "2026-02-25"}
 
 
-def login(client, username):
-    r = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/"},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
 
 
 @pytest.mark.parametrize("username", ["leader", "supervisor", "admin"])
@@ -106,7 +101,7 @@ def test_topics_over_the_api(story, client, auth):
 
 
 def test_the_console_page_and_its_downloads(story, client):
-    login(client, "leader")
+    console_login(client, "leader")
     assert 'href="/reports"' in client.get("/").text
     page = client.get("/reports", params=SPRING)
     assert page.status_code == 200
@@ -124,7 +119,7 @@ def test_the_console_page_and_its_downloads(story, client):
 def test_the_console_topic_page_shows_zero_reports(story, client, auth):
     topic = client.post("/api/reports/topics", json=TOPIC, headers=auth("admin")).json()
     client.post(f"/api/reports/topics/{topic['id']}/generate", params={"day": "2026-02-16"}, headers=auth("admin"))
-    login(client, "supervisor")
+    console_login(client, "supervisor")
     page = client.get(f"/reports/topics/{topic['id']}")
     assert page.status_code == 200
     assert 'data-day="2026-02-16" data-status="reported" class="zero-report"' in page.text
@@ -135,7 +130,7 @@ def test_the_console_topic_page_shows_zero_reports(story, client, auth):
 
 @pytest.mark.parametrize("username", ["operator", "dispatcher", "staff_csgl"])
 def test_other_roles_get_no_link_and_no_page(client, username):
-    login(client, username)
+    console_login(client, username)
     assert 'href="/reports"' not in client.get("/").text
     page = client.get("/reports")
     assert page.status_code == 403 and t("report.forbidden") in page.text

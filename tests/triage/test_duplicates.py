@@ -4,6 +4,7 @@ as orders arrive and age out, and the finder weighs caller, place and text."""
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from tests.helpers import register
 
 from civiclink.triage.duplicates import (
     BANDS,
@@ -14,7 +15,6 @@ from civiclink.triage.duplicates import (
     signature,
     similarity,
 )
-from tests.helpers import register
 
 
 def keys(text):

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.conftest import PASSWORD, restore_base
+from tests.conftest import restore_base
+from tests.helpers import console_login
 
 from civiclink.app import create_app
 from civiclink.audit.models import AuditEvent
@@ -24,16 +25,11 @@ PAGES = ["/admin", "/admin/orgs", "/admin/users", "/admin/users/new", "/admin/us
          "/admin/linkage", "/admin/knowledge", "/admin/knowledge/new", "/admin/peers"]
 
 
-def login(client, username, password=PASSWORD):
-    r = client.post("/login", data={"username": username, "password": password, "next": "/"},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return r
 
 
 @pytest.fixture
 def admin(client):
-    login(client, "admin")
+    console_login(client, "admin")
     return client
 
 
@@ -80,7 +76,7 @@ def test_pages_show_their_content(state, admin):
 
 
 def test_a_non_admin_gets_the_403_page_and_no_admin_link(state, client):
-    login(client, "operator")
+    console_login(client, "operator")
     home = client.get("/")
     assert 'href="/admin"' not in home.text and t("nav.admin") not in home.text
     for path in PAGES:
@@ -116,7 +112,7 @@ def test_creating_a_user_works_and_writes_an_audit_event(state, admin):
     assert event.actor_name == "admin" and event.data["roles"] == ["dispatcher", "supervisor"]
     # The new user can log in.
     with TestClient(admin.app) as other:
-        login(other, "wang", "long-enough-1")
+        console_login(other, "wang", "long-enough-1")
         assert "王芳" in other.get("/").text
 
 
@@ -310,7 +306,7 @@ def test_the_police_site_has_the_same_admin_pages(police_app_state):
     restore_base(police_app_state)
     app = create_app(police_app_state.settings, state=police_app_state)
     with TestClient(app) as client:
-        login(client, "admin")
+        console_login(client, "admin")
         for path in PAGES:
             assert client.get(path.replace("/operator", "/jjy")).status_code == 200, path
         assert t("admin.orgs.categories") not in client.get("/admin/orgs").text  # no 派单目录 on 110

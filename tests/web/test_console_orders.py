@@ -3,7 +3,7 @@ forms built from the API's body models, errors in Chinese next to the field with
 
 import pytest
 from tests.conftest import PASSWORD
-from tests.helpers import register, to_signed
+from tests.helpers import console_login, register, to_signed
 
 from civiclink.web.messages import t
 
@@ -13,22 +13,17 @@ def signed_order(state, session, actors, client):
     """An order 城管 has signed for, with 城管's staff logged in."""
     order = to_signed(state.ctx(session), actors)
     session.commit()
-    login(client, "staff_csgl")
+    console_login(client, "staff_csgl")
     return order
 
 
-def login(client, username):
-    r = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/"},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
 
 
 def test_dispatcher_queue_dispatches_from_the_row(state, session, actors, client):
     ctx = state.ctx(session)
     order = register(ctx, actors)
     session.commit()
-    login(client, "dispatcher")
+    console_login(client, "dispatcher")
     page = client.get("/queue/dispatch")
     assert page.status_code == 200, page.text
     assert order.number in page.text and t("queue.dispatch.title") in page.text
@@ -57,7 +52,7 @@ def test_bad_form_keeps_what_was_typed(signed_order, client):
 
 
 def test_intake_triage_panel_and_registration(state, session, client):
-    login(client, "operator")
+    console_login(client, "operator")
     page = client.get("/intake")
     assert page.status_code == 200 and t("intake.title") in page.text
     panel = client.post("/intake/triage", data={"content": "楼上邻居家里传出打斗声和呼救声，担心出事", "channel": "phone"})
@@ -71,7 +66,7 @@ def test_intake_triage_panel_and_registration(state, session, client):
 
 
 def test_intake_error_keeps_the_text(client):
-    login(client, "operator")
+    console_login(client, "operator")
     r = client.post("/intake", data={"channel": "phone", "content": "", "title": "路灯", "request_type": "help",
                                      "caller.phone": "1" * 40})
     assert r.status_code == 422
@@ -97,7 +92,7 @@ def test_a_whole_12345_story_through_the_console(state, session, actors, client)
 
     def as_user(name):
         client.cookies.clear()
-        return login(client, name)
+        return console_login(client, name)
 
     as_user("dispatcher")
     _post(client, number, "dispatch", unit="csgl")
@@ -146,7 +141,7 @@ def test_a_whole_12345_story_through_the_console(state, session, actors, client)
 
 
 def test_pages_a_role_may_not_use(client):
-    login(client, "staff_csgl")
+    console_login(client, "staff_csgl")
     assert client.get("/queue/dispatch").status_code == 403
     assert client.get("/intake").status_code == 403
     home = client.get("/")
@@ -177,7 +172,7 @@ def test_queue_needs_login_and_comes_back_after_it(client):
 
 
 def test_forms_posted_from_another_origin_are_refused(client):
-    login(client, "operator")
+    console_login(client, "operator")
     for headers in ({"Origin": "http://127.0.0.1:8110"}, {"Sec-Fetch-Site": "same-site"}):
         r = client.post("/intake", data={"channel": "phone", "content": "路灯坏了", "request_type": "help"},
                         headers=headers, follow_redirects=False)
@@ -198,7 +193,7 @@ def test_register_only_keeps_the_order_unsubmitted(state, session, client):
 
     from civiclink.workorders.models import WorkOrder
 
-    login(client, "operator")
+    console_login(client, "operator")
     r = client.post("/intake", data={"channel": "phone", "content": "咨询公积金提取", "request_type": "consultation",
                                      "submit": ["true", "false"]}, follow_redirects=False)
     assert r.status_code == 303, r.text[-800:]
@@ -211,7 +206,7 @@ def test_a_matter_for_another_channel_is_referred_without_an_order(state, sessio
     from civiclink.triage.models import TriageRecord
     from civiclink.workorders.models import WorkOrder
 
-    login(client, "operator")
+    console_login(client, "operator")
     text = "我要起诉前夫，法院判决他不执行，想申请强制执行"
     panel = client.post("/intake/triage", data={"content": text, "channel": "phone"})
     assert 'data-route="not_accepted"' in panel.text
@@ -230,7 +225,7 @@ def test_one_click_transfer_registers_and_transfers_in_one_step(state, session, 
     from civiclink.triage.models import TriageRecord
     from civiclink.workorders.models import WorkOrder
 
-    login(client, "operator")
+    console_login(client, "operator")
     text = "楼上邻居家里传出打斗声和呼救声，担心出事"
     r = client.post("/intake", data={"channel": "phone", "content": text, "request_type": "help",
                                      "urgency": "emergency", "then": "transfer_110", "consent": ["false", "true"]},
@@ -254,7 +249,7 @@ def test_close_at_intake_with_a_knowledge_answer(state, session, client):
 
     load_starter_knowledge(state.ctx(session))
     session.commit()
-    login(client, "operator")
+    console_login(client, "operator")
     code = "kb.guide.noise"
     r = client.post("/intake", data={"channel": "phone", "content": "噪音扰民应该打哪个电话",
                                      "request_type": "consultation", "close_with": code}, follow_redirects=False)
@@ -271,7 +266,7 @@ def test_three_party_call_started_and_concluded_from_the_order_page(state, sessi
 
     order = register(state.ctx(session), actors)
     session.commit()
-    login(client, "operator")
+    console_login(client, "operator")
     r = client.post(f"/orders/{order.number}/consult", data={"summary": "来电人称与邻居争执，协商由谁受理"},
                     follow_redirects=False)
     assert r.status_code == 303
@@ -298,7 +293,7 @@ def test_supervise_board_ranks_the_unit_that_returned(state, session, actors, cl
     act(ctx, order, Action.RETURN, actors["staff_csgl"], reason="不属本单位", basis="职责清单")
     act(ctx, order, Action.DISPATCH, actors["dispatcher"], unit="zjj")  # … returned; 改派 to 住建
     session.commit()
-    login(client, "supervisor")
+    console_login(client, "supervisor")
     page = client.get("/queue/supervise").text
     import re
 
@@ -336,14 +331,14 @@ def test_a_returned_order_is_not_dispatched_from_the_row(state, session, actors,
 
     act(state.ctx(session), signed_order, Action.RETURN, actors["staff_csgl"], reason="不属本单位", basis="职责清单")
     session.commit()
-    login(client, "dispatcher")
+    console_login(client, "dispatcher")
     page = client.get("/queue/dispatch").text
     row = page.split(signed_order.number, 1)[1].split("</tr>", 1)[0]
     assert "/act/dispatch" not in row and f'href="/orders/{signed_order.number}"' in page
 
 
 def test_bad_addresses_get_a_chinese_page_not_json(client):
-    login(client, "dispatcher")
+    console_login(client, "dispatcher")
     for path, status, key in (("/queue/dispatch?page=abc", 422, "error.bad_request_page"),
                               ("/orders?page=99999999999999", 422, "error.bad_request_page"),
                               ("/no-such-page", 404, "error.not_found_page"),

@@ -38,6 +38,8 @@ CONSOLE_FOR = {
     ("POST", "/api/reports/topics"): [("POST", "/reports/topics")],
     ("PATCH", "/api/reports/topics/{topic_id}"): [("POST", "/reports/topics/{topic_id}")],
     ("POST", "/api/reports/topics/{topic_id}/generate"): [("POST", "/reports/topics/{topic_id}/generate")],
+    ("POST", "/api/calls/events"): None,  # the telephony system's adapter posts here (docs/cti.md), never a person
+    ("POST", "/api/calls/{call_id}/callback"): [("POST", "/calls/{call_id}/callback")],
 }
 ORDER_ACTION = re.compile(r"^/api/orders/\{number\}/([a-z0-9-]+)$")
 INCIDENT_ACTION = re.compile(r"^/api/incidents/\{number\}/([a-z0-9-]+)$")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import PASSWORD, restore_base
-from tests.helpers import register
+from tests.conftest import restore_base
+from tests.helpers import console_login, register
 
 from civiclink.app import create_app
 from civiclink.web import dashboard as web_dashboard
@@ -21,11 +21,6 @@ from civiclink.web.messages import messages, t
 WEB = Path(web_dashboard.__file__).resolve().parent
 
 
-def login(client, username):
-    r = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/"},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
 
 
 def embedded_view(html: str) -> dict:
@@ -49,7 +44,7 @@ def some_orders(state, session, actors):
 
 @pytest.mark.parametrize("username", ["operator", "dispatcher", "callback", "staff_csgl"])
 def test_other_roles_get_no_link_no_page_and_no_data(client, auth, username):
-    login(client, username)
+    console_login(client, username)
     assert 'href="/dashboard"' not in client.get("/").text
     page = client.get("/dashboard")
     assert page.status_code == 403 and t("dash.forbidden") in page.text
@@ -62,7 +57,7 @@ def test_other_roles_get_no_link_no_page_and_no_data(client, auth, username):
 
 @pytest.mark.parametrize("username", ["leader", "supervisor", "admin"])
 def test_dashboard_roles_get_link_page_and_api(client, auth, username):
-    login(client, username)
+    console_login(client, username)
     assert 'href="/dashboard"' in client.get("/").text
     assert client.get("/dashboard").status_code == 200
     api = client.get("/api/analytics/dashboard?period=today", headers=auth(username))
@@ -86,7 +81,7 @@ def test_api_refuses_an_unknown_period(client, auth):
 
 
 def test_page_shows_chinese_tiles_charts_and_definitions(client, some_orders):
-    login(client, "leader")
+    console_login(client, "leader")
     page = client.get("/dashboard")
     assert page.status_code == 200
     html = page.text
@@ -113,7 +108,7 @@ def test_page_shows_chinese_tiles_charts_and_definitions(client, some_orders):
 
 
 def test_chart_options_carry_the_data_and_chinese_axis_labels(client, some_orders):
-    login(client, "leader")
+    console_login(client, "leader")
     charts = embedded_view(client.get("/dashboard?period=7d").text)["charts"]
     volume = charts["volume"]
     assert volume["title"]["text"] == "受理量走势"
@@ -135,7 +130,7 @@ def test_chart_options_carry_the_data_and_chinese_axis_labels(client, some_order
 
 
 def test_today_is_by_hour_and_an_unknown_period_falls_back(client, some_orders):
-    login(client, "supervisor")
+    console_login(client, "supervisor")
     today = embedded_view(client.get("/dashboard?period=today").text)
     assert today["period"] == "today" and today["charts"]["volume"]["xAxis"]["data"][0] == "0时"
     keys = [tile["key"] for tile in today["tiles"]]
@@ -149,7 +144,7 @@ def test_today_is_by_hour_and_an_unknown_period_falls_back(client, some_orders):
 
 
 def test_wall_mode_is_dark_with_larger_type(client):
-    login(client, "leader")
+    console_login(client, "leader")
     html = client.get("/dashboard?wall=1").text
     assert re.search(r'<body class="[^"]*\bwall\b', html) and t("dash.wall.off") in html
     assert 'data-wall="1"' in html and 'data-source="/dashboard/data?period=7d&amp;wall=1"' in html
@@ -161,7 +156,7 @@ def test_wall_mode_is_dark_with_larger_type(client):
 
 
 def test_the_polled_json_follows_new_orders(client, state, session, actors, some_orders):
-    login(client, "leader")
+    console_login(client, "leader")
     first = client.get("/dashboard/data?period=today")
     assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
     before = {tile["key"]: tile["value"] for tile in first.json()["tiles"]}
@@ -179,7 +174,7 @@ def test_hotspots_are_listed_with_their_reason(client, state, session, actors):
     for minutes in (5, 10, 15, 20):
         register(ctx.at(datetime.now(UTC) - timedelta(minutes=minutes)), actors, category="hjbh.zswr", place="320613")
     session.commit()
-    login(client, "leader")
+    console_login(client, "leader")
     rows = client.get("/dashboard/data").json()["hotspots"]
     # One caller four times is a repeat, not a cluster (at least two callers); the rise is the hotspot.
     assert [row["kind"] for row in rows] == ["rise"]
@@ -220,13 +215,13 @@ def police(police_app_state):
 
 
 def test_police_dashboard_for_commanders_and_leaders_only(police):
-    login(police, "jjy")
+    console_login(police, "jjy")
     assert 'href="/dashboard"' not in police.get("/").text
     page = police.get("/dashboard")
     assert page.status_code == 403 and t("dash.forbidden.police") in page.text
     for username in ("zhy", "leader"):
         police.cookies.clear()
-        login(police, username)
+        console_login(police, username)
         page = police.get("/dashboard")
         assert page.status_code == 200, username
         view = embedded_view(page.text)

@@ -144,6 +144,8 @@ def test_list_filters_and_paging(client, auth):
     assert noise["total"] == 1 and noise["items"][0]["title"] == "夜间施工噪声"
     chongchuan = client.get("/api/orders", params={"place": "320613"}, headers=auth("dispatcher")).json()
     assert chongchuan["total"] == 4
+    street = page["items"][0]["place"]["code"]  # 和平桥街道, from the address: the 属地 itself counts too
+    assert client.get("/api/orders", params={"place": street}, headers=auth("dispatcher")).json()["total"] == 4
     q = client.get("/api/orders", params={"q": "噪声"}, headers=auth("dispatcher")).json()
     assert q["total"] == 1
 

@@ -442,6 +442,6 @@ def district_scope(directory: OrgDirectory, code: str | None) -> tuple[tuple[int
     if not code:
         return None, None
     unit = directory.require_unit(code, field="place")
-    ids = tuple(u.id for u in directory.units.values() if u.id == unit.id or unit.id in u.ancestor_ids)
+    ids = directory.subtree_ids(unit)
     district = directory.county_level(unit)
     return ids, (unit.id if district is not None and district.id == unit.id else None)

@@ -803,7 +803,7 @@ def rise_days(period: str, now: datetime, tz) -> int:
 
 
 def _district_places(directory, district_id: int) -> list[int]:
-    return [u.id for u in directory.units.values() if u.id == district_id or district_id in u.ancestor_ids]
+    return list(directory.subtree_ids(directory.unit(district_id)))
 
 
 def site_rises(session, directory, now: datetime, *, days: int = 1, limit: int | None = None,

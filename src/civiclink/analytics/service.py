@@ -20,9 +20,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, and_, case, extract, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from civiclink.analytics.facts import seconds_between as _seconds
 from civiclink.context import Ctx
 from civiclink.errors import Forbidden
 from civiclink.i18n import label
@@ -184,7 +185,9 @@ class SatisfactionRead(RateRead):
 class ConnectionRateRead(BaseModel):
     available: bool
     rate: float | None = None
-    reason: str | None = None  # why it is not available: "no_call_data" until the call-centre issue
+    numerator: int | None = None  # first attempts answered by a person
+    denominator: int | None = None  # first attempts wanting a person
+    reason: str | None = None  # why it is not available: "no_call_data" while no call was ever recorded
 
 
 class LinkageFlowRead(BaseModel):
@@ -472,17 +475,17 @@ def on_time_completion_rate(session: Session, window: Window) -> RateRead:
     return kpis.on_time_completion_rate(session, _window_scope(window))
 
 
-def first_attempt_connection_rate() -> ConnectionRateRead:
-    """一次接通率 = calls answered by a person on the caller's first attempt ÷ calls wanting a person (a repeat
-    from the same number within 30 minutes is not a first attempt; design §8). There are no call records yet
-    (the call-centre issue brings them): the figure says so instead of showing a number."""
-    return ConnectionRateRead(available=False, reason="no_call_data")
+def first_attempt_connection_rate(session: Session, start: datetime, end: datetime) -> ConnectionRateRead:
+    """一次接通率 of calls offered in [start, end) (``callcentre.service``, docs/cti.md): first attempts answered
+    by a person ÷ first attempts wanting a person (a call after an unanswered one from the same number within 30
+    minutes is a redial, not a first attempt; one given up within 5 s wanted no one). The whole site: calls have
+    no 属地. While no call was ever recorded (no telephony connected) the figure says so instead of 0."""
+    from civiclink.callcentre import service as calls
 
-
-def _seconds(start, end, dialect: str):
-    if dialect == "postgresql":
-        return extract("epoch", end - start)
-    return (func.julianday(end) - func.julianday(start)) * 86400.0
+    if not calls.has_calls(session):
+        return ConnectionRateRead(available=False, reason="no_call_data")
+    n, d = calls.first_attempt_rate(session, start, end)
+    return ConnectionRateRead(available=True, rate=_rate(n, d), numerator=n, denominator=d)
 
 
 def linkage_flows(session: Session, window: Window, site_role: str) -> list[LinkageFlowRead]:
@@ -562,7 +565,8 @@ def hotline_figures(ctx: Ctx, period: str) -> HotlineFigures:
         by_district=orders_by_district(session, directory, window),
         satisfaction=satisfaction_rate(session, window),
         on_time_completion=on_time_completion_rate(session, window),
-        first_attempt_connection=first_attempt_connection_rate(),
+        first_attempt_connection=first_attempt_connection_rate(session, window.start,
+                                                               window.end + timedelta(microseconds=1)),
         linkage=linkage_flows(session, window, "hotline"),
         hotspots=_dashboard_hotspots(ctx, period),
     )

@@ -16,6 +16,7 @@ class Role(StrEnum):
     LEADER = "leader"  # 指挥中心领导 (read-only figures)
     POLICE_OPERATOR = "police_operator"  # 110 接警员
     POLICE_COMMANDER = "police_commander"  # 110 指挥员
+    CTI = "cti"  # 电话系统接口: the telephony adapter's account, which posts call events (docs/cti.md)
 
 
 # Roles that see the caller's name and phone in clear (R-507 least privilege): the people who talk to the

@@ -158,6 +158,10 @@ class OrgDirectory:
     def is_within(self, unit: UnitInfo, ancestor: UnitInfo) -> bool:
         return ancestor.id in unit.ancestor_ids
 
+    def subtree_ids(self, unit: UnitInfo) -> tuple[int, ...]:
+        """The unit and every unit under it (a 属地 filter: a district with its streets, towns, communities)."""
+        return tuple(u.id for u in self.units.values() if u.id == unit.id or unit.id in u.ancestor_ids)
+
     def children(self, unit_id: int | None) -> list[UnitInfo]:
         return sorted((u for u in self.units.values() if u.parent_id == unit_id), key=lambda u: u.code)
 

@@ -315,7 +315,7 @@ def summary(ctx: Ctx, actor: Actor, start: date, end: date, *, place: str | None
         by_request_type=by("request_type"), satisfaction=satisfaction,
         on_time_completion=kpis.on_time_completion_rate(session, scope),
         direct_answer=kpis.direct_answer_rate(session, scope),
-        first_attempt_connection=analytics.first_attempt_connection_rate(),
+        first_attempt_connection=analytics.first_attempt_connection_rate(session, scope.start, scope.end),
         linkage=kpis.linkage(session, scope, ctx.settings.site_role),
         hotspots=report_hotspots(ctx, start, end, place_unit, place_ids),
         topics=[topic_days(ctx, topic, start, end, place=place)

@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 
 def include_console(app: FastAPI, site_role: str) -> None:
-    from civiclink.web import admin, dashboard, oversight, pages
+    from civiclink.web import admin, calls, dashboard, oversight, pages
     from civiclink.web.console import STATIC_DIR, LoginRequired, login_redirect
 
     @app.exception_handler(LoginRequired)
@@ -30,5 +30,6 @@ def include_console(app: FastAPI, site_role: str) -> None:
         app.include_router(reports.router)
     app.include_router(dashboard.router)
     app.include_router(oversight.router)
+    app.include_router(calls.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

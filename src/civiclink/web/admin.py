@@ -56,8 +56,8 @@ from civiclink.workorders.states import RULES, State
 # Each role belongs to one kind of site; a user keeps a role of the other kind if they already have it.
 SITE_ROLES = {
     "hotline": (Role.OPERATOR, Role.DISPATCHER, Role.UNIT_STAFF, Role.SUPERVISOR, Role.CALLBACK_AGENT,
-                Role.LEADER, Role.ADMIN),
-    "police": (Role.POLICE_OPERATOR, Role.POLICE_COMMANDER, Role.LEADER, Role.ADMIN),
+                Role.LEADER, Role.ADMIN, Role.CTI),
+    "police": (Role.POLICE_OPERATOR, Role.POLICE_COMMANDER, Role.LEADER, Role.ADMIN, Role.CTI),
 }
 KNOWLEDGE_KINDS = ("policy", "procedure", "which_number", "boundary")
 KNOWLEDGE_STATUSES = ("valid", "not_yet_valid", "expired", "retired")

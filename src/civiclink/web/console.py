@@ -94,6 +94,10 @@ def navigation(actor: Actor | None, site_role: str) -> list[NavItem]:
 
     if actor.roles & LINKAGE_READERS:
         items.append(NavItem("/transfers", "nav.transfers"))
+    from civiclink.callcentre.service import CALL_READERS
+
+    if actor.roles & CALL_READERS:
+        items.append(NavItem("/calls", "nav.calls"))
     if actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN, Role.POLICE_COMMANDER):
         items.append(NavItem("/dashboard", "nav.dashboard"))
     if site_role == "hotline" and actor.has(Role.LEADER, Role.SUPERVISOR, Role.ADMIN):

@@ -227,8 +227,8 @@ def list_orders(ctx: Ctx, actor: Actor, flt: OrderFilter, *, offset: int = 0, li
         conditions.append(WorkOrder.handling_unit_id == (unit.id if unit else -1))
     if flt.place:
         place = ctx.directory.unit_by_code(flt.place)
-        ids = [u.id for u in ctx.directory.units.values() if place and place.id in u.ancestor_ids]
-        conditions.append(WorkOrder.place_id.in_(ids or [-1]))
+        # The 属地 itself and everything under it (a 工单 placed at a street is the street's).
+        conditions.append(WorkOrder.place_id.in_(ctx.directory.subtree_ids(place) if place else [-1]))
     if flt.category:
         cat = ctx.directory.category_by_code(flt.category)
         ids = [c.id for c in ctx.directory.categories.values() if cat and (c.id == cat.id or c.parent_id == cat.id)]
