@@ -43,15 +43,10 @@ def do_record_call_events(ctx: Ctx, events: list[CallEventIn], *, actor: Actor, 
                               incident_number=e.incident, batch=batch, recorded_at=ctx.now))
     session.flush()
     refs = sorted({e.call_id for _d, e in new})
-    callers: set[str] = set()
-    times = []
-    for ref in refs:
-        call = service.assemble(ctx, ref)
-        if call is not None:
-            times.append(call.offered_at)
-            if call.caller:
-                callers.add(call.caller)
+    calls = service.assemble(ctx, set(refs))
+    callers = {c.caller for c in calls if c.caller}
     if callers:
+        times = [c.offered_at for c in calls]
         service.mark_redials_and_settle(ctx, callers, min(times), max(times))
     result = IngestRead(batch=batch, received=len(events), recorded=len(new), duplicates=len(events) - len(new),
                         calls=len(refs))

@@ -7,9 +7,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+from pydantic import ValidationError
 
 from civiclink.analytics.service import require_dashboard_reader
-from civiclink.callcentre import actions, service
+from civiclink.callcentre import actions, planning, service
+from civiclink.callcentre.planning import PlanInputs, PlanRead
 from civiclink.callcentre.schemas import (
     CallEventBatch,
     CallPage,
@@ -21,6 +24,7 @@ from civiclink.callcentre.schemas import (
 from civiclink.db import writing
 from civiclink.deps import CtxDep, CurrentActor, respond
 from civiclink.errors import ERROR_RESPONSES, Invalid
+from civiclink.reports.api import XLSX, attachment
 
 router = APIRouter(prefix="/api/calls", tags=["话务"], responses=ERROR_RESPONSES)
 
@@ -72,6 +76,51 @@ def get_kpis(ctx: CtxDep, actor: CurrentActor, start: date | None = None, end: d
     require_dashboard_reader(actor, ctx.settings.site_role)
     first, last, _since, _until = local_span(ctx, start, end)
     return respond(service.connection_kpis(ctx, first, last))
+
+
+def _plan_inputs(year: int, month: int, service_level: float, answer_seconds: int | None,
+                 aht_seconds: float | None, shrinkage: float, standby_share: float, ctx) -> PlanInputs:
+    try:
+        return PlanInputs(year=year, month=month, service_level=service_level,
+                          answer_seconds=answer_seconds or ctx.settings.calls.answer_target_seconds,
+                          aht_seconds=aht_seconds, shrinkage=shrinkage, standby_share=standby_share)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise Invalid(f"{first['loc'][0]}：{first['msg']}", field=str(first["loc"][0])) from None
+
+
+PlanQuery = Annotated[float, Query(gt=0, lt=1)]
+
+
+@router.get("/plan", summary="排班计划（预测、人力需求、四班三运转、缺口）", response_model=PlanRead)
+def get_plan(ctx: CtxDep, actor: CurrentActor, year: Annotated[int, Query(ge=2000, le=2100)],
+             month: Annotated[int, Query(ge=1, le=12)], service_level: PlanQuery = 0.8,
+             answer_seconds: Annotated[int | None, Query(ge=1, le=600)] = None,
+             aht_seconds: Annotated[float | None, Query(gt=0, le=7200)] = None,
+             shrinkage: Annotated[float, Query(ge=0, lt=1)] = 0.3,
+             standby_share: Annotated[float, Query(ge=0, le=1)] = 0.3):
+    """The month's plan (docs/cti.md, "Planning"): calls forecast per half hour from the call records (holidays
+    from holidays), the people each half hour needs for ``service_level`` answered within ``answer_seconds``
+    (Erlang C, shrinkage, occupancy ≤ 85 %), the 四班三运转 teams sized for it with a standby pool, and per day
+    where the roster falls short."""
+    require_dashboard_reader(actor, ctx.settings.site_role)
+    inputs = _plan_inputs(year, month, service_level, answer_seconds, aht_seconds, shrinkage, standby_share, ctx)
+    return respond(planning.plan_month(ctx, inputs).read)
+
+
+@router.get("/plan.xlsx", summary="排班计划（Excel）", response_class=Response,
+            responses={200: {"content": {XLSX: {}}, "description": "Excel 工作簿"}})
+def get_plan_xlsx(ctx: CtxDep, actor: CurrentActor, year: Annotated[int, Query(ge=2000, le=2100)],
+                  month: Annotated[int, Query(ge=1, le=12)], service_level: PlanQuery = 0.8,
+                  answer_seconds: Annotated[int | None, Query(ge=1, le=600)] = None,
+                  aht_seconds: Annotated[float | None, Query(gt=0, le=7200)] = None,
+                  shrinkage: Annotated[float, Query(ge=0, lt=1)] = 0.3,
+                  standby_share: Annotated[float, Query(ge=0, le=1)] = 0.3):
+    """The same plan as a workbook: 排班表, 人力需求 (people per half hour, per day), 缺口, 预测."""
+    require_dashboard_reader(actor, ctx.settings.site_role)
+    inputs = _plan_inputs(year, month, service_level, answer_seconds, aht_seconds, shrinkage, standby_share, ctx)
+    body = planning.workbook(planning.plan_month(ctx, inputs))
+    return attachment(body, XLSX, f"{ctx.settings.site_name}-排班计划-{year}{month:02d}.xlsx")
 
 
 @router.get("/{call_id}", summary="一通电话", response_model=CallRead)

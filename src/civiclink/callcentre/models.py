@@ -33,7 +33,7 @@ class CallEvent(Base):
 
 class Call(Base):
     """A call assembled from its events (``callcentre.service.assemble``), rebuilt whenever one of them arrives.
-    Times are UTC; ``local_day`` and ``local_hour`` are the site's, kept so that the KPIs group without time-zone
+    Times are UTC; ``local_day``, ``local_hour`` and ``local_slot`` are the site's, kept so that the KPIs group without time-zone
     functions in SQL."""
 
     __table_args__ = (
@@ -50,6 +50,7 @@ class Call(Base):
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     local_day: Mapped[date] = mapped_column(Date)
     local_hour: Mapped[int] = mapped_column(Integer)
+    local_slot: Mapped[int] = mapped_column(Integer)  # the local half hour of the day, 0–47 (the forecast's unit)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -84,18 +84,61 @@ def _first(events, kind):
     return next((e for e in events if e.kind == kind), None)
 
 
-def assemble(ctx: Ctx, call_ref: str) -> Call | None:
-    """Rebuild the call ``call_ref`` from all its events (idempotent)."""
+CHUNK = 500  # ids per IN (…) list
+
+
+def _chunks(items):
+    items = sorted(items)
+    for i in range(0, len(items), CHUNK):
+        yield items[i:i + CHUNK]
+
+
+def assemble(ctx: Ctx, call_refs: set[str]) -> list[Call]:
+    """Rebuild the calls ``call_refs`` from all their events (idempotent): a few queries for the whole set."""
+    from civiclink.incidents.models import Incident
+    from civiclink.orgs.models import User
+    from civiclink.workorders.models import WorkOrder
+
     session, tz = ctx.session, ctx.settings.tz
     judge = Judgement.of(ctx.settings)
-    events = list(session.execute(select(CallEvent).where(CallEvent.call_ref == call_ref)
-                                  .order_by(CallEvent.at, CallEvent.id)).scalars())
-    if not events:
-        return None
-    call = session.execute(select(Call).where(Call.call_ref == call_ref)).scalar_one_or_none()
-    if call is None:
-        call = Call(call_ref=call_ref)
-        session.add(call)
+    events: dict[str, list[CallEvent]] = defaultdict(list)
+    calls: dict[str, Call] = {}
+    for chunk in _chunks(call_refs):
+        for e in session.execute(select(CallEvent).where(CallEvent.call_ref.in_(chunk))
+                                 .order_by(CallEvent.at, CallEvent.id)).scalars():
+            events[e.call_ref].append(e)
+        calls.update({c.call_ref: c for c in session.execute(select(Call).where(Call.call_ref.in_(chunk))).scalars()})
+    every = [e for evs in events.values() for e in evs]
+    users = _lookup(session, User.id, User.username, {e.agent for e in every if e.agent})
+    orders = _lookup(session, WorkOrder.id, WorkOrder.number, {e.order_number for e in every if e.order_number})
+    incidents = _lookup(session, Incident.id, Incident.number,
+                        {e.incident_number for e in every if e.incident_number})
+    out = []
+    with session.no_autoflush:  # the calls are complete only at the end
+        for ref in sorted(events):
+            call = calls.get(ref)
+            if call is None:
+                call = Call(call_ref=ref)
+                session.add(call)
+            _fill(call, events[ref], tz, judge, ctx.now)
+            call.order_id = orders.get(call.order_number or "")
+            call.incident_id = incidents.get(call.incident_number or "")
+            call.agent_user_id = users.get(call.agent or "")
+            out.append(call)
+    session.flush()
+    return out
+
+
+def _lookup(session: Session, id_column, key_column, keys: set[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        out.update({key: id_ for id_, key in session.execute(select(id_column, key_column)
+                                                              .where(key_column.in_(chunk))).all()})
+    return out
+
+
+def _fill(call: Call, events: list[CallEvent], tz, judge: Judgement, now: datetime) -> None:
+    """The call as its events tell it (see the module's description)."""
     offered = _first(events, "offered") or events[0]
     queued, answered = _first(events, "queued"), _first(events, "answered")
     gave_up = _first(events, "abandoned")
@@ -110,6 +153,7 @@ def assemble(ctx: Ctx, call_ref: str) -> Call | None:
     call.offered_at = offered.at
     local = offered.at.astimezone(tz)
     call.local_day, call.local_hour = local.date(), local.hour
+    call.local_slot = local.hour * 2 + (local.minute >= 30)
     call.queued_at = queued.at if queued else None
     wait_from = queued.at if queued else offered.at
     if answered is not None:
@@ -133,58 +177,35 @@ def assemble(ctx: Ctx, call_ref: str) -> Call | None:
     call.conference_started_at = conference.at if conference else None
     call.conference_ended_at = conference_end.at if conference_end else None
     call.order_number, call.incident_number = known("order_number"), known("incident_number")
-    call.updated_at = ctx.now
-    with session.no_autoflush:  # the call is not complete yet
-        call.order_id = _order_id(session, call.order_number)
-        call.incident_id = _incident_id(session, call.incident_number)
-        call.agent_user_id = _user_id(session, call.agent)
+    call.updated_at = now
+    if call.redial is None:
+        call.redial = False
     if call.outcome == "abandoned" and not call.short_abandon and call.caller and call.callback_state is None:
         call.callback_state = "pending"
     elif call.outcome == "answered" and call.callback_state == "pending":
         call.callback_state = None  # an event that came late: the call was answered after all
-    session.flush()
-    return call
-
-
-def _order_id(session: Session, number: str | None) -> int | None:
-    if not number:
-        return None
-    from civiclink.workorders.models import WorkOrder
-
-    return session.execute(select(WorkOrder.id).where(WorkOrder.number == number)).scalar_one_or_none()
-
-
-def _incident_id(session: Session, number: str | None) -> int | None:
-    if not number:
-        return None
-    from civiclink.incidents.models import Incident
-
-    return session.execute(select(Incident.id).where(Incident.number == number)).scalar_one_or_none()
-
-
-def _user_id(session: Session, username: str | None) -> int | None:
-    if not username:
-        return None
-    from civiclink.orgs.models import User
-
-    return session.execute(select(User.id).where(User.username == username)).scalar_one_or_none()
 
 
 def mark_redials_and_settle(ctx: Ctx, callers: set[str], since: datetime, until: datetime) -> None:
-    """Recompute ``redial`` for the calls of ``callers`` offered in [since − window, until + window], and settle
-    pending call-backs of callers who got through afterwards (their calls may have arrived in any order)."""
+    """Recompute ``redial`` for the calls of ``callers`` offered around [since, until], and settle pending
+    call-backs of callers who got through afterwards (their calls may have arrived in any order)."""
     judge = Judgement.of(ctx.settings)
     window = timedelta(minutes=judge.redial_minutes)
     settle = timedelta(hours=judge.callback_window_hours)
+    reach = max(window, settle)
     session = ctx.session
-    for caller in sorted(callers):
-        calls = list(session.execute(
-            select(Call).where(Call.caller == caller, Call.offered_at >= since - max(window, settle),
-                               Call.offered_at <= until + max(window, settle)).order_by(Call.offered_at, Call.id)
-        ).scalars())
+    by_caller: dict[str, list[Call]] = defaultdict(list)
+    for chunk in _chunks(callers):
+        for call in session.execute(select(Call).where(
+                Call.caller.in_(chunk), Call.offered_at >= since - reach, Call.offered_at <= until + reach)
+                .order_by(Call.offered_at, Call.id)).scalars():
+            by_caller[call.caller].append(call)
+    for calls in by_caller.values():
         for i, call in enumerate(calls):
-            call.redial = any(p.outcome != "answered" and not p.short_abandon
-                              and call.offered_at - p.offered_at <= window for p in calls[:i])
+            earlier = (p for p in reversed(calls[:i]) if call.offered_at - p.offered_at <= window)
+            redial = any(p.outcome != "answered" and not p.short_abandon for p in earlier)
+            if call.redial != redial:
+                call.redial = redial
             if call.callback_state == "pending" and any(
                     later.outcome == "answered" and call.offered_at < later.offered_at <= call.offered_at + settle
                     for later in calls[i + 1:]):
@@ -274,35 +295,38 @@ def _values(row) -> list:
     return [int(v or 0) if i not in (7, 8) else float(v or 0.0) for i, v in enumerate(row)]
 
 
+def _zero() -> list:
+    return [0] * 7 + [0.0, 0.0, 0]
+
+
+def _add(into: list, values: list) -> None:
+    for i, v in enumerate(values):
+        into[i] += v
+
+
 def connection_kpis(ctx: Ctx, first: date, last: date) -> ConnectionKpisRead:
-    """The connection KPIs of calls offered on local days ``first``..``last`` (see the module's definitions)."""
+    """The connection KPIs of calls offered on local days ``first``..``last`` (see the module's definitions): one
+    query grouped by day and hour (at most 24 rows a day), one by team, added up here."""
     session, judge = ctx.session, Judgement.of(ctx.settings)
     in_period = and_(Call.local_day >= first, Call.local_day <= last)
-    sums = _sums(judge)
-    cells = {(day, hour, team or ""): _values(rest) for day, hour, team, *rest in session.execute(
-        select(Call.local_day, Call.local_hour, Call.team, *sums).where(in_period)
-        .group_by(Call.local_day, Call.local_hour, Call.team))}
-
-    def total_of(pred) -> list:
-        out = [0] * 7 + [0.0, 0.0, 0]
-        for key, v in cells.items():
-            if pred(key):
-                out = [a + b for a, b in zip(out, v, strict=True)]
-        return out
-
-    by_hour = [_row(str(h), f"{h:02d}:00", total_of(lambda k, h=h: k[1] == h)) for h in range(24)]
+    total, by_hour, by_day = _zero(), defaultdict(_zero), defaultdict(_zero)
+    hourly: dict[tuple[date, int], list] = {}
+    for day, hour, *rest in session.execute(select(Call.local_day, Call.local_hour, *_sums(judge))
+                                            .where(in_period).group_by(Call.local_day, Call.local_hour)):
+        values = hourly[(day, hour)] = _values(rest)
+        for into in (total, by_hour[hour], by_day[day]):
+            _add(into, values)
+    by_team = {team or "": _values(rest) for team, *rest in session.execute(
+        select(Call.team, *_sums(judge)).where(in_period).group_by(Call.team))}
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    by_day = [_row(d.isoformat(), f"{d.month}月{d.day}日", total_of(lambda k, d=d: k[0] == d)) for d in days]
-    teams = sorted({k[2] for k in cells})
-    by_team = [_row(team or None, f"{team}班" if team else "未分班组", total_of(lambda k, t=team: k[2] == t))
-               for team in teams]
-    hourly: dict[tuple[date, int], list] = defaultdict(lambda: [0] * 7 + [0.0, 0.0, 0])
-    for (day, hour, _team), v in cells.items():
-        hourly[(day, hour)] = [a + b for a, b in zip(hourly[(day, hour)], v, strict=True)]
     return ConnectionKpisRead(
         start=first, end=last, answer_target_seconds=judge.answer_target_seconds,
         redial_minutes=judge.redial_minutes, short_abandon_seconds=judge.short_abandon_seconds,
-        total=_row(None, "合计", total_of(lambda k: True)), by_hour=by_hour, by_day=by_day, by_team=by_team,
+        total=_row(None, "合计", total),
+        by_hour=[_row(str(h), f"{h:02d}:00", by_hour.get(h, _zero())) for h in range(24)],
+        by_day=[_row(d.isoformat(), f"{d.month}月{d.day}日", by_day.get(d, _zero())) for d in days],
+        by_team=[_row(team or None, f"{team}班" if team else "未分班组", by_team[team]) for team in sorted(by_team)
+                 if by_team[team][0] or by_team[team][4]],
         worst_24h=_worst_24h(hourly, days))
 
 
@@ -311,8 +335,7 @@ def _worst_24h(hourly: dict, days: list[date]) -> ConnectionRow | None:
     hours = [(d, h) for d in days for h in range(24)]
     if len(hours) < 24:
         return None
-    empty = [0] * 7 + [0.0, 0.0, 0]
-    window = [0] * 7 + [0.0, 0.0, 0]
+    empty, window = _zero(), _zero()
     worst = None
     for i, key in enumerate(hours):
         window = [a + b for a, b in zip(window, hourly.get(key, empty), strict=True)]

@@ -88,3 +88,65 @@ async def record_callback(call_id: Annotated[int, Path(ge=1, le=2**31 - 1)], req
         return RedirectResponse(f"/calls?done=call_callback{'&' + query if query else ''}", status_code=303)
     return await _page(request, ctx, actor, start=start, end=end, message=message, failed_call=call_id,
                        status_code=422)
+
+
+# -- the month's plan (forecast → people needed → 四班三运转 → shortfall) ------------------------------------------
+
+
+def _next_month(ctx) -> tuple[int, int]:
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    return (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+
+
+def _int(text, default):
+    try:
+        return int(text) if text not in (None, "") else default
+    except ValueError:
+        return None
+
+
+@router.get("/calls/plan")
+async def plan_page(request: Request, ctx: CtxDep, actor: PageActor) -> Response:
+    """排班计划: the month's plan with a chart of need against people on duty for one day, and its Excel."""
+    from civiclink.analytics.service import can_read_dashboard
+    from civiclink.callcentre import planning
+    from civiclink.web.reports import _script_json
+
+    if not can_read_dashboard(actor, ctx.settings.site_role):
+        return render(request, "error.html", actor=actor, status_code=403, message=t("plan.forbidden"))
+    q = request.query_params
+    year, month = _next_month(ctx)
+    values = {"year": _int(q.get("year"), year), "month": _int(q.get("month"), month),
+              "service_level": _int(q.get("service_level"), 80),
+              "answer_seconds": _int(q.get("answer_seconds"), ctx.settings.calls.answer_target_seconds),
+              "standby": _int(q.get("standby"), 30), "shrinkage": _int(q.get("shrinkage"), 30)}
+    problem, plan, chart, day = None, None, None, None
+    try:
+        if any(v is None for v in values.values()):
+            raise DomainError(t("plan.bad_number"))
+        inputs = planning.PlanInputs(
+            year=values["year"], month=values["month"], service_level=values["service_level"] / 100,
+            answer_seconds=values["answer_seconds"], shrinkage=values["shrinkage"] / 100,
+            standby_share=values["standby"] / 100)
+        plan = await run_in_threadpool(lambda: planning.plan_month(ctx, inputs))
+    except ValidationError as exc:
+        problem = "；".join(field_errors(exc).values())
+    except DomainError as exc:
+        problem = exc.message
+    if plan is not None:
+        days = [d.date for d in plan.read.days]
+        day = _date(q.get("day"))
+        if day not in days:
+            day = next((d.date for d in plan.read.days if d.short_half_hours), days[0])
+        series = planning.day_series(plan, day)
+        chart = {"charts": {"day": {
+            "tooltip": {"trigger": "axis"}, "legend": {"data": [t("plan.need"), t("plan.on_duty")]},
+            "grid": {"left": 40, "right": 16, "top": 36, "bottom": 40},
+            "xAxis": {"type": "category", "data": series["labels"], "axisLabel": {"interval": 3}},
+            "yAxis": {"type": "value", "name": t("plan.people")},
+            "series": [{"name": t("plan.need"), "type": "bar", "data": series["need"]},
+                       {"name": t("plan.on_duty"), "type": "line", "step": "end", "data": series["on_duty"]}]}}}
+    query = "&".join(f"{k}={v}" for k, v in values.items() if v is not None)
+    return render(request, "calls_plan.html", actor=actor, values=values, plan=plan.read if plan else None,
+                  day=day, problem=problem, query=query, view_json=_script_json(chart) if chart else None,
+                  status_code=422 if problem else 200)

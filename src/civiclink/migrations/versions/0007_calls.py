@@ -50,6 +50,7 @@ def upgrade() -> None:
     sa.Column('offered_at', civiclink.db.UTCDateTime(), nullable=False),
     sa.Column('local_day', sa.Date(), nullable=False),
     sa.Column('local_hour', sa.Integer(), nullable=False),
+    sa.Column('local_slot', sa.Integer(), nullable=False),
     sa.Column('queued_at', civiclink.db.UTCDateTime(), nullable=True),
     sa.Column('answered_at', civiclink.db.UTCDateTime(), nullable=True),
     sa.Column('ended_at', civiclink.db.UTCDateTime(), nullable=True),

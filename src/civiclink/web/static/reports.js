@@ -1,4 +1,5 @@
-// The reports page: draws the charts whose ECharts options the server built (web/reports.py). No words here.
+// The reports page and the 排班计划 page: draw the charts whose ECharts options the server built (web/reports.py,
+// web/calls.py). No words here.
 // For tests: window.civiclinkCharts = {name: echartsInstance}.
 (function () {
   "use strict";
