@@ -18,8 +18,8 @@ from civiclink import __version__
 from civiclink.analytics.api import router as analytics_router
 from civiclink.audit import service as audit_service
 from civiclink.audit.api import router as audit_router
-from civiclink.callcentre.api import router as calls_router
 from civiclink.cache import Snapshot
+from civiclink.callcentre.api import router as calls_router
 from civiclink.config import Settings
 from civiclink.db import create_db_engine, make_session_factory
 from civiclink.deps import AppState
@@ -36,6 +36,8 @@ from civiclink.linkage.api import joint_router
 from civiclink.linkage.api import router as linkage_router
 from civiclink.linkage.handlers import handlers_for
 from civiclink.logs import configure_logging
+from civiclink.open311.api import admin_router as open311_admin_router
+from civiclink.open311.api import router as open311_router
 from civiclink.orgs.api import auth_router, org_router, user_router
 from civiclink.orgs.service import ORG_REVISION, OrgDirectory
 from civiclink.reports.api import router as reports_router
@@ -208,7 +210,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     routers = [auth_router, org_router, user_router, calendar_router, audit_router, exchange_router, linkage_router,
                triage_router, knowledge_router, analytics_router, calls_router]
     if settings.site_role == "hotline":
-        routers += [orders_router, sla_router, joint_router, reports_router]
+        routers += [orders_router, sla_router, joint_router, reports_router, open311_router, open311_admin_router]
     else:
         routers += [incidents_router]
     for router in routers:

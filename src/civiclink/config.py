@@ -173,6 +173,16 @@ class CallCentreSettings(BaseModel):
     callback_window_hours: int = Field(default=24, ge=1)  # a missed call is settled by a later answered one within
 
 
+class Open311Settings(BaseModel):
+    """Open311 GeoReport v2 on the 12345 site (issue 8; docs/open311.md)."""
+
+    jurisdiction_id: str = "nantong.gov.cn"  # the one jurisdiction this endpoint serves (the city's web domain)
+    batch: bool = False  # services of type "batch": a POST answers a token, GET tokens/{token} the request id
+    contact: str = "南通市12345政务服务便民热线 12345@nantong.gov.cn"
+    key_service: str = "向12345热线管理员申请 api_key（管理 → 开放接口）"
+    changeset: str = "2026-11-29T00:00:00+08:00"  # when the services or the endpoints last changed
+
+
 class AnalyticsSettings(BaseModel):
     """The KPI roll-up (issue 6; docs/kpi.md, "Pre-aggregation"): a background task of the (12345) server that
     keeps per-day and per-month KPI counts, so that a year's figures do not read a year of 工单."""
@@ -256,6 +266,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     calls: CallCentreSettings = Field(default_factory=CallCentreSettings)
+    open311: Open311Settings = Field(default_factory=Open311Settings)
     peers_file: Path | None = None  # YAML list of peers (the demo writes one per site)
     log_level: str = "INFO"
 

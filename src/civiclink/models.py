@@ -8,6 +8,7 @@ from civiclink.exchange import models as exchange_models  # noqa: F401
 from civiclink.incidents import models as incident_models  # noqa: F401
 from civiclink.knowledge import models as knowledge_models  # noqa: F401
 from civiclink.linkage import models as linkage_models  # noqa: F401
+from civiclink.open311 import models as open311_models  # noqa: F401
 from civiclink.orgs import models as org_models  # noqa: F401
 from civiclink.reports import models as report_models  # noqa: F401
 from civiclink.sla import models as sla_models  # noqa: F401

@@ -184,8 +184,9 @@ def test_on_time_completion_rate_on_the_handle_clock(state, session, actors):
     assert (month.numerator, month.denominator, month.rate) == (2, 4, 50.0)
 
 
-def test_first_attempt_connection_rate_is_not_invented():
-    figure = service.first_attempt_connection_rate()
+def test_first_attempt_connection_rate_is_not_invented(state, session):
+    """No call ever recorded: the figure says so rather than 0 (with calls: tests/callcentre/test_calls.py)."""
+    figure = service.first_attempt_connection_rate(session, NOW - timedelta(days=1), NOW)
     assert figure.available is False and figure.rate is None and figure.reason == "no_call_data"
 
 

@@ -38,6 +38,8 @@ CONSOLE_FOR = {
     ("POST", "/api/reports/topics"): [("POST", "/reports/topics")],
     ("PATCH", "/api/reports/topics/{topic_id}"): [("POST", "/reports/topics/{topic_id}")],
     ("POST", "/api/reports/topics/{topic_id}/generate"): [("POST", "/reports/topics/{topic_id}/generate")],
+    ("POST", "/api/open311/clients"): [("POST", "/admin/open311")],
+    ("POST", "/api/open311/clients/{client_id}/revoke"): [("POST", "/admin/open311/{client_id}/revoke")],
     ("POST", "/api/calls/events"): None,  # the telephony system's adapter posts here (docs/cti.md), never a person
     ("POST", "/api/calls/{call_id}/callback"): [("POST", "/calls/{call_id}/callback")],
 }

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -74,6 +74,7 @@ ADMIN_NAV = (
     ("linkage", "/admin/linkage", "admin.nav.linkage"),
     ("knowledge", "/admin/knowledge", "admin.nav.knowledge"),
     ("peers", "/admin/peers", "admin.nav.peers"),
+    ("open311", "/admin/open311", "admin.nav.open311"),  # the 12345 site only (docs/open311.md)
 )
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -137,12 +138,17 @@ def flash(request: Request) -> str | None:
 def page(request: Request, name: str, actor: Actor, *, section: str, status_code: int = 200,
          **values) -> Response:
     return render(request, name, actor=actor, status_code=status_code, section=section, flash=flash(request),
-                  admin_nav=ADMIN_NAV, **values)
+                  admin_nav=_nav(request), **values)
+
+
+def _nav(request: Request) -> tuple:
+    hotline = request.app.state.civiclink.settings.site_role == "hotline"
+    return tuple(item for item in ADMIN_NAV if hotline or item[0] != "open311")
 
 
 def not_found(request: Request, actor: Actor, message: str, back: str) -> Response:
     return render(request, "admin_not_found.html", actor=actor, status_code=404, message=message, back=back,
-                  section="", admin_nav=ADMIN_NAV, flash=None)
+                  section="", admin_nav=_nav(request), flash=None)
 
 
 def form_errors(exc: ValidationError, overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -809,3 +815,68 @@ async def retry_messages(request: Request, state: StateDep, ctx: CtxDep, actor: 
     view = await run_in_threadpool(_peers_view, ctx, "out", "dead")
     return page(request, "admin_peers.html", actor, section="peers", relay=state.relay is not None,
                 type_label=message_type_label, error=error, status_code=status, **view)
+
+
+# ------------------------------------------------------------------------------------------------ 开放接口
+
+
+def _open311_clients(ctx) -> list:
+    from civiclink.open311 import actions as open311_actions
+    from civiclink.open311.models import Open311Client
+
+    rows = ctx.session.execute(select(Open311Client).order_by(Open311Client.code)).scalars()
+    return [open311_actions.client_read(c) for c in rows]
+
+
+def _open311_page(request, ctx, actor, *, typed=None, errors=None, created=None, status_code=200) -> Response:
+    if ctx.settings.site_role != "hotline":
+        return not_found(request, actor, t("admin.open311.hotline_only"), "/admin")
+    clients = released(ctx, _open311_clients, ctx)
+    return page(request, "admin_open311.html", actor, section="open311", clients=clients, typed=typed or {},
+                errors=errors or {}, created=created, status_code=status_code,
+                endpoint=str(request.base_url).rstrip("/") + "/open311/v2/discovery.xml")
+
+
+@router.get("/open311")
+def open311_clients(request: Request, ctx: CtxDep, actor: AdminActor) -> Response:
+    """Client apps of the Open311 endpoint and their keys (the key itself is shown once, when made)."""
+    return _open311_page(request, ctx, actor)
+
+
+@router.post("/open311")
+async def create_open311_client(request: Request, ctx: CtxDep, actor: AdminActor) -> Response:
+    from civiclink.open311 import actions as open311_actions
+
+    form = await request.form()
+    typed = {"code": text(form, "code"), "name": text(form, "name")}
+    try:
+        body = open311_actions.ClientCreate.model_validate(typed)
+        created = await run_write(request, ctx, lambda wctx: open311_actions.do_create_client(wctx, body,
+                                                                                             actor=actor))
+    except ValidationError as exc:
+        return _open311_page(request, ctx, actor, typed=typed, errors=form_errors(exc), status_code=422)
+    except REFUSALS as exc:
+        errors, status = write_errors(exc, conflict_field="code")
+        return _open311_page(request, ctx, actor, typed=typed, errors=errors, status_code=status)
+    # Shown on this page, never in a URL or a log: the key is not kept in clear anywhere.
+    return _open311_page(request, ctx, actor, created=created)
+
+
+@router.post("/open311/{client_id}/revoke")
+async def revoke_open311_client(client_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request,
+                                ctx: CtxDep, actor: AdminActor) -> Response:
+    from civiclink.open311 import actions as open311_actions
+
+    form = await request.form()
+    try:
+        body = open311_actions.ClientRevoke.model_validate({"version": text(form, "version")})
+        code = await run_write(request, ctx, lambda wctx: open311_actions.do_revoke_client(
+            wctx, open311_actions.get_client(wctx, client_id), body, actor=actor).code)
+    except ValidationError:
+        return _open311_page(request, ctx, actor, errors={"revoke": t("admin.error.format")}, status_code=422)
+    except REFUSALS as exc:
+        errors, status = write_errors(exc)
+        return _open311_page(request, ctx, actor, errors={"revoke": next(iter(errors.values()))},
+                             status_code=status)
+    return done("/admin/open311", "open311_revoked", ref=code)
+

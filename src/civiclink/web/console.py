@@ -270,7 +270,7 @@ def done_text(done: str | None) -> str | None:
     return None
 
 
-NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/static/", "/dashboard/data")
+NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/static/", "/dashboard/data", "/open311/")
 
 
 def is_console_page(request: Request) -> bool:
