@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 
-from bench.common import SECRET, postgres, prepare_database  # noqa: E402
+from bench.common import SECRET, median_seconds, postgres, prepare_database  # noqa: E402
 
 CHUNK = 20_000
 CHANNELS = ["phone", "phone", "phone", "website", "wechat", "app", "sms"]
@@ -171,15 +170,7 @@ def measure(url: str, repeat: int, rollup: bool) -> dict[str, float]:
                                                           tz=settings.tz, site_role="hotline"),
                 "scorecard 365 days": lambda: kpis.scorecard(session, year, directory=ctx.directory),
             }
-            for name, job in jobs.items():
-                job()  # warm the caches and the planner
-                times = []
-                for _ in range(repeat):
-                    started = time.perf_counter()
-                    job()
-                    times.append(time.perf_counter() - started)
-                    session.rollback()
-                out[name] = statistics.median(times)
+            out |= median_seconds(jobs, repeat, after=session.rollback)
     finally:
         state.engine.dispose()
     return out

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.common import SECRET, postgres, prepare_database
+from bench.common import SECRET, median_seconds, postgres, prepare_database
 
 CHUNK = 20_000
 TEAMS = ("A", "B", "C", "D")
@@ -186,15 +185,7 @@ def measure(url: str, repeat: int) -> dict[str, float]:
                                                                   today - timedelta(days=1)),
                 "大屏 一次接通率 365 days": lambda: first_attempt_connection_rate(session, year_start, ctx.now),
             }
-            for name, job in jobs.items():
-                job()
-                times = []
-                for _ in range(repeat):
-                    started = time.perf_counter()
-                    job()
-                    times.append(time.perf_counter() - started)
-                    session.rollback()
-                out[name] = statistics.median(times)
+            out |= median_seconds(jobs, repeat, after=session.rollback)
     finally:
         state.engine.dispose()
     return out

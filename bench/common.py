@@ -56,6 +56,23 @@ def prepare_database(url: str, *, operator: bool = False) -> str | None:
     return token
 
 
+def median_seconds(jobs: dict, repeat: int, *, after=None) -> dict[str, float]:
+    """Each job once to warm the caches and the planner, then the median of ``repeat`` timed runs; ``after()``
+    follows every run (e.g. ending the read transaction)."""
+    out = {}
+    for name, job in jobs.items():
+        job()
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            job()
+            times.append(time.perf_counter() - started)
+            if after is not None:
+                after()
+        out[name] = statistics.median(times)
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -23,6 +23,8 @@ from pydantic import BaseModel
 from sqlalchemy import Integer, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from civiclink.analytics.facts import _year_earlier
+from civiclink.analytics.facts import local_midnight as _local_midnight
 from civiclink.analytics.facts import seconds_between as _seconds
 from civiclink.context import Ctx
 from civiclink.errors import Forbidden
@@ -89,18 +91,6 @@ class Window:
     def boundaries(self) -> list[datetime]:
         """UTC boundaries: bucket i is [b[i], b[i+1]); the last bucket ends at ``end`` inclusive."""
         return [s.astimezone(UTC) for s in self.starts] + [self.end]
-
-
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz)
-
-
-def _year_earlier(moment: datetime) -> datetime:
-    """The same local wall-clock time a year earlier (29 February → 28 February)."""
-    try:
-        return moment.replace(year=moment.year - 1)
-    except ValueError:
-        return moment.replace(year=moment.year - 1, day=28)
 
 
 def _days_earlier(moment: datetime, days: int) -> datetime:

@@ -105,6 +105,10 @@ def demo_settings(directory: Path = DEMO_DIR) -> Settings:
     return settings_for(demo_specs(directory)["hotline"])
 
 
+# The demo city's Open311 app key, printed with the URLs (a real site makes keys in 管理 → 开放接口).
+DEMO_OPEN311_KEY = "demo-open311-key"
+
+
 def build_demo(settings: Settings, *, orders: int, days: int, seed: int, console: Console) -> dict:
     """Create the 12345 site's schema, org tree, users and simulated activity. Returns a summary."""
     from civiclink.app import build_state
@@ -122,6 +126,11 @@ def build_demo(settings: Settings, *, orders: int, days: int, seed: int, console
         directory = OrgDirectory.load(session)
         users = create_demo_users(session, directory, now=now)
         load_starter_knowledge(state.ctx(session, now=now))
+        from civiclink.open311.actions import ClientCreate, do_create_client
+        from civiclink.orgs.roles import SYSTEM
+
+        do_create_client(state.ctx(session, now=now), ClientCreate(code="demo-app", name="演示App"), actor=SYSTEM,
+                         key=DEMO_OPEN311_KEY)
         session.commit()
         begin_write(session)
         ctx = state.ctx(session, now=now)
@@ -247,6 +256,9 @@ def run_demo(
     for username, name, _roles, _unit in POLICE_USERS:
         logins.add_row("110", username, name)
     console.print(logins)
+    hotline = next(s for s in specs.values() if s.role == "hotline")
+    console.print(f"开放接口（Open311，docs/open311.md）：{hotline.base_url}/open311/v2/discovery.xml，"
+                  f"演示 api_key：{DEMO_OPEN311_KEY}", soft_wrap=True, highlight=False)
     if not serve:
         return
     processes = []

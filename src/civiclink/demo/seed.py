@@ -45,6 +45,7 @@ CENTRE_USERS = [
     ("callback1", "回访员·陆芳", [Role.CALLBACK_AGENT]),
     ("callback2", "回访员·朱琳", [Role.CALLBACK_AGENT]),
     ("leader1", "指挥中心·施主任", [Role.LEADER]),
+    ("cti", "电话系统接口（演示）", [Role.CTI]),  # the telephony adapter's account: posts call events (docs/cti.md)
 ]
 CHANNELS = [("phone", 58), ("wechat", 16), ("website", 10), ("app", 10), ("sms", 3), ("email", 3)]
 GIVEN_NAMES = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英建华志强海燕国庆红梅建国玉兰晓东"

@@ -64,12 +64,13 @@ def _admin(actor: Actor) -> None:
         raise Forbidden("只有管理员可以管理开放接口的客户端")
 
 
-def do_create_client(ctx: Ctx, body: ClientCreate, *, actor: Actor) -> ClientCreated:
-    """A client app with a new api_key (shown once; kept as a keyed hash)."""
+def do_create_client(ctx: Ctx, body: ClientCreate, *, actor: Actor, key: str | None = None) -> ClientCreated:
+    """A client app with a new api_key (shown once; kept as a keyed hash). ``key``: a given key instead of a
+    random one — the demo city's published demo key only; the API and the console never pass one."""
     _admin(actor)
     if ctx.session.execute(select(Open311Client.id).where(Open311Client.code == body.code)).first():
         raise Conflict(f"客户端编码 {body.code} 已存在")
-    key = secrets.token_urlsafe(24)
+    key = key or secrets.token_urlsafe(24)
     client = Open311Client(code=body.code, name=body.name, key_prefix=key[:8],
                            key_hash=service.key_hash(ctx.settings.secret_key.get_secret_value(), key),
                            active=True, created_at=ctx.now, created_by=actor.username)
