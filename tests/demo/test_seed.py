@@ -187,3 +187,20 @@ def test_same_seed_gives_the_same_city(demo, tmp_path, monkeypatch):
     first = fingerprint(first_state.settings)
     assert len(first) == ORDERS
     assert fingerprint(settings) == first
+
+
+def test_phone_orders_come_with_their_calls(db):
+    """Every phone 工单 has the call it came from (linked), some callers redialled after giving up, some missed
+    callers wait for a call-back: the 话务 page and 一次接通率 have something real to show."""
+    from civiclink.analytics.service import first_attempt_connection_rate
+    from civiclink.callcentre.models import Call
+
+    phone = [o for o in orders(db) if o.channel == "phone"]
+    calls = list(db.execute(select(Call)).scalars())
+    linked = {c.order_id for c in calls if c.order_id is not None}
+    assert phone and linked == {o.id for o in phone}
+    assert any(c.redial for c in calls) and any(c.callback_state == "pending" for c in calls)
+    assert all(c.outcome == "answered" for c in calls if c.order_id is not None)
+    first, last = min(c.offered_at for c in calls), max(c.offered_at for c in calls)
+    figure = first_attempt_connection_rate(db, first, last + timedelta(seconds=1))
+    assert figure.available and 80 < figure.rate < 100 and figure.denominator > len(phone) / 2

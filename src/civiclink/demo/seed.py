@@ -223,6 +223,8 @@ class DemoCity:
         def register(ctx: Ctx):
             holder["order"] = a.do_register_order(ctx, plan.order_in, actor=self.person("operator"),
                                                   source="demo", is_demo=True)
+            if plan.order_in.channel == "phone":
+                self._call(ctx, holder["order"], plan)
             return holder["order"]
 
         # Now and then an operator saves a call first and submits it later (a draft, 已登记); among the last
@@ -355,6 +357,42 @@ class DemoCity:
         else:
             yield t, self._act(number, Action.CLOSE, "supervisor", lambda o: s.ReasonIn(
                 version=o.version, reason="诉求超出政策规定范围，已向诉求人解释，按规定办结"))
+
+    def _call(self, ctx: Ctx, order: WorkOrder, plan: Plan) -> None:
+        """The phone call the 工单 came from, as the telephony system reports it (docs/cti.md): queued, answered
+        after a few seconds, the 工单 registered as it ends. Now and then the caller had given up on an earlier
+        try (a redial), and now and then someone else gives up and waits for a call-back (漏接回拨)."""
+        from civiclink.callcentre.actions import do_record_call_events
+        from civiclink.callcentre.schemas import CallEventIn
+        from civiclink.orgs.roles import SYSTEM
+
+        rng = self.rng
+        end = ctx.now
+        talk = timedelta(seconds=rng.gammavariate(2.0, 75.0))
+        wait = timedelta(seconds=rng.gammavariate(1.3, 6.0))
+        start = end - talk - wait - timedelta(seconds=2)
+        phone = plan.order_in.caller.phone
+        agent = self.person("operator").username
+        team = "ABCD"[(start.astimezone(ctx.settings.tz).toordinal() // 2) % 4]
+        ref = f"demo-{order.number}"
+        events = [CallEventIn(call_id=ref, type="offered", at=start, caller=phone, line="12345"),
+                  CallEventIn(call_id=ref, type="queued", at=start + timedelta(seconds=2), team=team),
+                  CallEventIn(call_id=ref, type="answered", at=start + timedelta(seconds=2) + wait, agent=agent,
+                              team=team, order=order.number),
+                  CallEventIn(call_id=ref, type="hung_up", at=end)]
+        if rng.random() < 0.05:  # gave up a few minutes earlier: this call is a redial
+            before = start - timedelta(minutes=rng.randint(2, 20))
+            events += [CallEventIn(call_id=f"{ref}-r", type="offered", at=before, caller=phone, line="12345"),
+                       CallEventIn(call_id=f"{ref}-r", type="queued", at=before + timedelta(seconds=1)),
+                       CallEventIn(call_id=f"{ref}-r", type="abandoned",
+                                   at=before + timedelta(seconds=rng.randint(20, 90)))]
+        if rng.random() < 0.03:  # another caller gives up and does not call again
+            other = f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}"
+            at = start + timedelta(seconds=rng.randint(5, 60))
+            events += [CallEventIn(call_id=f"{ref}-m", type="offered", at=at, caller=other, line="12345"),
+                       CallEventIn(call_id=f"{ref}-m", type="queued", at=at + timedelta(seconds=1)),
+                       CallEventIn(call_id=f"{ref}-m", type="abandoned", at=at + timedelta(seconds=rng.randint(8, 60)))]
+        do_record_call_events(ctx, events, actor=SYSTEM, source="demo")
 
     def _act(self, number: str, action: Action, who: str, body: Callable[[WorkOrder], object]):
         def step(ctx: Ctx):
