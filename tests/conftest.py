@@ -15,6 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+# schemathesis imports its transports lazily, from inside a Hypothesis run; pytest's assertion rewriter then parses
+# them while Hypothesis has raised the recursion limit, which can trip a CPython 3.11 bug ("SystemError: AST
+# constructor recursion depth mismatch", seen once in CI). Imported here, they are parsed once, up front.
+import schemathesis.transport.asgi  # noqa: F401
+import schemathesis.transport.requests  # noqa: F401
+import schemathesis.transport.wsgi  # noqa: F401
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
