@@ -36,8 +36,9 @@ CHANNELS = ["phone", "phone", "phone", "website", "wechat", "app", "sms"]
 TYPES = ["complaint", "complaint", "consultation", "report", "help", "suggestion"]
 
 
-def generate(url: str, size: int, now: datetime) -> None:
-    """``size`` 工单 over two years, in the shapes the KPIs read (states, clocks, rounds, visits, decisions)."""
+def generate(url: str, size: int, now: datetime, days: int = 730) -> None:
+    """``size`` 工单 over ``days`` days (two years), in the shapes the KPIs read (states, clocks, rounds, visits,
+    decisions)."""
     from sqlalchemy import create_engine, func, insert, select
 
     import civiclink.models  # noqa: F401 - every table
@@ -53,7 +54,7 @@ def generate(url: str, size: int, now: datetime) -> None:
         categories = [c for (c,) in conn.execute(select(Category.id).where(Category.parent_id.is_not(None)))]
         first_event = conn.execute(select(func.coalesce(func.max(t["audit_event"].c.seq), 0))).scalar_one()
     rng = np.random.default_rng(12345)
-    span = 730 * 86400
+    span = days * 86400
     order_id = clock_id = assign_id = callback_id = 0
     event_id = first_event  # after the org import's own events
     with Progress(TextColumn(f"生成 {size:,} 件工单"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -71,7 +72,13 @@ def generate(url: str, size: int, now: datetime) -> None:
                 intake = fate[i] < 0.12
                 state = ("closed_at_intake" if intake else "in_progress" if fate[i] < 0.16
                          else "awaiting_callback" if fate[i] < 0.20 else "closed")
-                replied = min(at + timedelta(hours=float(rng.gamma(2.0, 48.0))), now - timedelta(days=1))
+                replied = at + timedelta(hours=float(rng.gamma(2.0, 48.0)))
+                # What would happen after now has not happened: still in hand, or still waiting for its 回访
+                # (so that "today" holds one day's events, not every recent order's piled onto now).
+                if not intake and replied >= now:
+                    state = "in_progress"
+                elif state == "closed" and replied + timedelta(days=1) >= now:
+                    state = "awaiting_callback"
                 orders.append({
                     "id": order_id, "number": f"B{order_id:09d}", "version": 1, "state": state,
                     "channel": CHANNELS[order_id % len(CHANNELS)], "request_type": TYPES[order_id % len(TYPES)],
@@ -94,7 +101,8 @@ def generate(url: str, size: int, now: datetime) -> None:
                 handle_due = at + timedelta(days=10)
                 done = state != "in_progress"
                 for stage, started, due, stopped, reason in (
-                        ("sign", at + timedelta(minutes=20), sign_due, signed, "signed"),
+                        ("sign", at + timedelta(minutes=20), sign_due, signed if signed < now else None,
+                         "signed" if signed < now else None),
                         ("handle", at + timedelta(minutes=20), handle_due, replied if done else None,
                          "replied" if done else None)):
                     clock_id += 1
@@ -106,7 +114,7 @@ def generate(url: str, size: int, now: datetime) -> None:
                 if state == "closed" and replied > at:
                     callback_id += 1
                     level = int(rng.choice([1, 1, 2, 2, 2, 3, 4, 5]))
-                    visit = min(replied + timedelta(days=1), now)
+                    visit = replied + timedelta(days=1)
                     visits.append({"id": callback_id, "order_id": order_id, "at": visit, "method": "phone",
                                    "reached": True, "satisfaction": level})
                     decisions = [("order.callback", "closed", visit)]

@@ -180,10 +180,10 @@ def measure(url: str, repeat: int) -> dict[str, float]:
             jobs = {
                 "baseline: COUNT(*) 365 days": lambda: count(year_start, ctx.now),
                 "KPIs 365 days": lambda: connection_kpis(ctx, first, today),
+                "大屏 一次接通率 365 days": lambda: first_attempt_connection_rate(session, year_start, ctx.now),
                 "baseline: COUNT(*) 1 day": lambda: count(day_start, day_start + timedelta(days=1)),
                 "KPIs 1 day (yesterday)": lambda: connection_kpis(ctx, today - timedelta(days=1),
                                                                   today - timedelta(days=1)),
-                "大屏 一次接通率 365 days": lambda: first_attempt_connection_rate(session, year_start, ctx.now),
             }
             out |= median_seconds(jobs, repeat, after=session.rollback)
     finally:
