@@ -190,6 +190,7 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-rollup", action="store_true", help="read the base tables only")
+    parser.add_argument("--days", type=int, default=730, help="the span the 工单 are spread over")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     now = datetime.now(UTC)
@@ -204,7 +205,7 @@ def main() -> None:
                     url = stack.enter_context(postgres())
                 prepare_database(url)
                 started = time.perf_counter()
-                generate(url, size, now)
+                generate(url, size, now, days=args.days)
                 print(f"{engine} {size:,}: generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
                 results[(engine, size)] = measure(url, args.repeat, rollup=not args.no_rollup)
     names = [n for n in next(iter(results.values())) if n != "roll-up build (once)"] + (
