@@ -28,7 +28,7 @@ from sqlalchemy import Integer, and_, case, func, literal, literal_column, null,
 from sqlalchemy.orm import Session
 
 from civiclink.audit.models import AuditEvent
-from civiclink.orgs.service import OrgDirectory
+from civiclink.orgs.service import CategoryInfo, OrgDirectory, UnitInfo
 from civiclink.sla.models import StageClock
 from civiclink.workorders.models import Assignment, Callback, WorkOrder
 from civiclink.workorders.states import State
@@ -400,7 +400,7 @@ def totals(session: Session, metric_name: str, scope: Scope, *, by: By = None,
             elif by != "day":
                 who = None if who == NONE else who
             out[(who, key)].add(n, d, s)
-    district_of = _DistrictOf(directory) if by == "district" else None
+    roll_up = RollUp(directory) if by == "district" else None
     for start, end in plan.live:
         stmt = fact_select(metric, start, end, dialect=dialect, place_ids=scope.place_ids,
                            by_place=by == "district", by_unit=by == "unit", by_day=scope.tz if by == "day" else None)
@@ -411,25 +411,38 @@ def totals(session: Session, metric_name: str, scope: Scope, *, by: By = None,
             elif by == "unit":
                 who = None if unit in (None, NONE) else unit
             elif by == "district":
-                who = district_of(None if place == NONE else place)
+                who = roll_up.district_id(None if place == NONE else place)
             else:
                 who = None
             out[(who, key_text(key))].add(n, d, s)
     return out
 
 
-class _DistrictOf:
-    """The id of the district (区/县 level unit) a place lies in, remembered for the rows of one read."""
+class RollUp:
+    """The first-level category of a category and the district of a place, remembered for the rows of one query
+    (thousands of rows share a few hundred ids)."""
 
     def __init__(self, directory: OrgDirectory):
         self.directory = directory
-        self._seen: dict[int | None, int | None] = {}
+        self._categories: dict[int | None, CategoryInfo | None] = {}
+        self._districts: dict[int | None, UnitInfo | None] = {}
 
-    def __call__(self, place_id: int | None) -> int | None:
-        if place_id not in self._seen:
-            district = self.directory.county_level(self.directory.unit(place_id))
-            self._seen[place_id] = district.id if district is not None else None
-        return self._seen[place_id]
+    def category(self, category_id: int | None) -> CategoryInfo | None:
+        if category_id not in self._categories:
+            category = self.directory.category(category_id)
+            if category is not None and category.parent_id is not None:
+                category = self.directory.category(category.parent_id) or category
+            self._categories[category_id] = category
+        return self._categories[category_id]
+
+    def district(self, place_id: int | None) -> UnitInfo | None:
+        if place_id not in self._districts:
+            self._districts[place_id] = self.directory.county_level(self.directory.unit(place_id))
+        return self._districts[place_id]
+
+    def district_id(self, place_id: int | None) -> int | None:
+        district = self.district(place_id)
+        return district.id if district is not None else None
 
 
 def rate_parts(found: Totals) -> tuple[int, int]:

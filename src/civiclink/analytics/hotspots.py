@@ -812,7 +812,8 @@ def site_rises(session, directory, now: datetime, *, days: int = 1, limit: int |
     ending at ``now``, each window against the pair's 28 before it; with their members (order numbers)."""
     from sqlalchemy import func, select
 
-    from civiclink.analytics.service import _bucket_case, _RollUp
+    from civiclink.analytics.facts import RollUp
+    from civiclink.analytics.service import _bucket_case
     from civiclink.workorders.models import WorkOrder
 
     total = days + RISE_BASELINE_WINDOWS
@@ -828,7 +829,7 @@ def site_rises(session, directory, now: datetime, *, days: int = 1, limit: int |
         select(inner.c.category_id, inner.c.place_id, inner.c.bucket, func.count())
         .group_by(inner.c.category_id, inner.c.place_id, inner.c.bucket)
     ).all()
-    roll_up = _RollUp(directory)
+    roll_up = RollUp(directory)
     series: dict[tuple, np.ndarray] = {}
     for category_id, place_id, index, n in rows:
         district = roll_up.district(place_id)

@@ -16,7 +16,15 @@ from pydantic import BaseModel
 from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from civiclink.analytics.facts import NOT_HANDLED_HERE, Scope, Totals, district_scope, rate_parts, totals
+from civiclink.analytics.facts import (
+    NOT_HANDLED_HERE,
+    RollUp,
+    Scope,
+    Totals,
+    district_scope,
+    rate_parts,
+    totals,
+)
 from civiclink.analytics.service import (
     CountRead,
     LinkageFlowRead,
@@ -24,7 +32,6 @@ from civiclink.analytics.service import (
     SatisfactionRead,
     _ranked,
     _rate,
-    _RollUp,
     linkage_flows,
 )
 from civiclink.i18n import label
@@ -90,7 +97,7 @@ def volume_by(session: Session, scope: Scope, dimension: str, *, directory: OrgD
         found = totals(session, {"channel": "volume.channel", "request_type": "volume.type",
                                  "category": "volume.category"}[dimension], scope)
     counts: dict[str | None, tuple[str | None, int]] = {}
-    roll_up = _RollUp(directory)
+    roll_up = RollUp(directory)
     for (member, key), total in found.items():
         if dimension in ("channel", "request_type"):
             code, name = key, label(dimension, key)

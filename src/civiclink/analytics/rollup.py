@@ -31,7 +31,16 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
-from civiclink.analytics.facts import METRICS, NONE, SITE, _month_end, fact_select, key_text, local_midnight
+from civiclink.analytics.facts import (
+    METRICS,
+    NONE,
+    SITE,
+    RollUp,
+    _month_end,
+    fact_select,
+    key_text,
+    local_midnight,
+)
 from civiclink.analytics.models import KpiRollup, KpiRollupMark, KpiRollupPeriod
 from civiclink.audit.models import AuditEvent
 from civiclink.db import begin_write
@@ -146,17 +155,15 @@ def day_rows(session: Session, day: date, tz, directory: OrgDirectory) -> list[d
     """The roll-up rows of one local day: every KPI's facts, site-wide, per district and per unit."""
     start, end = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
     dialect = session.get_bind().dialect.name
-    districts: dict[int, int] = {}
+    roll_up = RollUp(directory)
     rows = []
     for metric in METRICS.values():
         sums: dict[tuple[str, int, str], list] = defaultdict(lambda: [0, 0, 0.0])
         stmt = fact_select(metric, start, end, dialect=dialect, by_place=True, by_unit=metric.has_unit)
         for _day, place, unit, key, n, d, s in session.execute(stmt):
             key = key_text(key)
-            if place not in districts:
-                district = directory.county_level(directory.unit(None if place == NONE else place))
-                districts[place] = district.id if district is not None else NONE
-            members = [("site", SITE), ("district", districts[place])]
+            district = roll_up.district_id(None if place == NONE else place)
+            members = [("site", SITE), ("district", NONE if district is None else district)]
             if metric.has_unit:
                 members.append(("unit", NONE if unit is None else unit))
             for grain, member in members:

@@ -33,7 +33,7 @@ from civiclink.incidents.models import Incident
 from civiclink.incidents.states import IncidentState
 from civiclink.linkage.models import Transfer
 from civiclink.orgs.roles import Actor, Role
-from civiclink.orgs.service import CategoryInfo, OrgDirectory, UnitInfo
+from civiclink.orgs.service import OrgDirectory
 from civiclink.workorders.models import WorkOrder
 
 Period = Literal["today", "7d", "30d", "year"]
@@ -353,14 +353,6 @@ def _volumes(session: Session, column, period: str, now: datetime, tz: ZoneInfo,
     )
 
 
-def _unindexed(column):
-    """``column`` for GROUP BY, with NULL as -1 — in a form no index matches. Grouped by the bare column, SQLite
-    walks that column's index to save a sort and fetches every row's time from the table in index order (3–4×
-    slower than one scan of the table); an expression makes it scan and group in a temporary b-tree. The -1 is
-    inlined (no bound parameter), so that PostgreSQL sees the same expression in SELECT and GROUP BY."""
-    return func.coalesce(column, literal_column("-1", Integer))
-
-
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(100 * numerator / denominator, 2) if denominator else None
 
@@ -382,29 +374,6 @@ def _ranked(counts: dict[str | None, tuple[str | None, int]], top: int | None = 
         rest = sum(c.count for c in out[top:])
         out = out[:top] + [CountRead(code=OTHER, name=None, count=rest)]
     return out
-
-
-class _RollUp:
-    """The first-level category of a category and the district of a place, remembered for the rows of one query
-    (thousands of rows share a few hundred ids)."""
-
-    def __init__(self, directory: OrgDirectory):
-        self.directory = directory
-        self._categories: dict[int | None, CategoryInfo | None] = {}
-        self._districts: dict[int | None, UnitInfo | None] = {}
-
-    def category(self, category_id: int | None) -> CategoryInfo | None:
-        if category_id not in self._categories:
-            category = self.directory.category(category_id)
-            if category is not None and category.parent_id is not None:
-                category = self.directory.category(category.parent_id) or category
-            self._categories[category_id] = category
-        return self._categories[category_id]
-
-    def district(self, place_id: int | None) -> UnitInfo | None:
-        if place_id not in self._districts:
-            self._districts[place_id] = self.directory.county_level(self.directory.unit(place_id))
-        return self._districts[place_id]
 
 
 # -- 12345 figures ---------------------------------------------------------------------------------------------

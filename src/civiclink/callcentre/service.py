@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from civiclink.analytics.service import _rate
 from civiclink.callcentre.models import Call, CallEvent
 from civiclink.callcentre.schemas import CallbackRead, CallRead, ConnectionKpisRead, ConnectionRow
 from civiclink.context import Ctx
@@ -256,10 +257,6 @@ def list_calls(session: Session, *, start: datetime, end: datetime, outcome: str
 
 
 # -- KPIs ----------------------------------------------------------------------------------------------------------
-
-
-def _rate(n: int, d: int) -> float | None:
-    return round(100 * n / d, 2) if d else None
 
 
 def _row(key, label, v) -> ConnectionRow:

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from civiclink.audit.service import record_event
 from civiclink.context import Ctx
-from civiclink.errors import Conflict, Forbidden, NotFound
+from civiclink.errors import Conflict, Forbidden, NotFound, StaleVersion
 from civiclink.open311 import service
 from civiclink.open311.formats import Open311Error
 from civiclink.open311.models import Open311Client, Open311Request, Open311Update
@@ -85,8 +85,6 @@ def do_revoke_client(ctx: Ctx, client: Open311Client, body: ClientRevoke, *, act
     """Stop a client's key: its POSTs get 403 from now on (what it submitted stays)."""
     _admin(actor)
     if client.version != body.version:
-        from civiclink.errors import StaleVersion
-
         raise StaleVersion("这个客户端已被他人修改，请刷新后再操作")
     if not client.active:
         raise Conflict(f"客户端 {client.code} 已停用")

@@ -4,7 +4,6 @@ list with a form per call for those who call back (R-605), and the calls of the 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -20,16 +19,10 @@ from civiclink.deps import CtxDep
 from civiclink.errors import DomainError
 from civiclink.web.console import PageActor, done_text, field_errors, form_dict, render, run_write
 from civiclink.web.messages import t
+from civiclink.web.reports import _date
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
-
-
-def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 async def _page(request: Request, ctx, actor, *, start: str | None, end: str | None, page: int = 0,
