@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -251,7 +252,26 @@ def test_peer_server_killed_mid_delivery_and_restarted_loses_nothing_and_applies
         "exchange": state.settings.exchange.model_copy(update={
             "batch_size": 10, "lease_seconds": 2, "poll_interval": 0.05, "backoff_base": 0.05, "backoff_max": 0.3}),
     })
-    transport = HttpTransport(timeout=5)
+    killed = threading.Event()
+
+    class KillingTransport(HttpTransport):
+        """The real HTTP transport; its fourth POST is the one in flight when the 110 server gets SIGKILL. (Killing
+        on a delivered count instead raced the relay: on a fast run all 120 were through before the kill.)"""
+        posts = 0
+
+        def send(self, peer, envelopes):
+            self.posts += 1
+            if self.posts == 4:
+                def kill():
+                    time.sleep(0.003)
+                    server.send_signal(signal.SIGKILL)
+                    killed.set()
+                threading.Thread(target=kill).start()
+            elif self.posts > 4:
+                killed.wait(10)  # had the fourth beaten the kill, the fifth still goes to a dead server
+            return super().send(peer, envelopes)
+
+    transport = KillingTransport(timeout=5)
     relay = Relay(dataclasses.replace(state, settings=settings), transport, name="relay-in-test")
     table = OutboxMessage.__table__
 
@@ -260,10 +280,10 @@ def test_peer_server_killed_mid_delivery_and_restarted_loses_nothing_and_applies
 
     relay.start()
     try:
-        wait_for(lambda: delivered() >= 30, timeout=30, what="the first batches", interval=0.005)
-        server.send_signal(signal.SIGKILL)
+        assert killed.wait(timeout=30), "the relay never reached its fourth batch"
         server.wait(timeout=10)
         at_kill = delivered()
+        assert 30 <= at_kill <= 40  # three batches acknowledged; the fourth maybe, if it beat the kill
         # While it is down the relay keeps failing: the rest waits, with the error and a backoff.
         wait_for(lambda: count(state, select(func.count()).where(
             table.c.state == "pending", table.c.last_error.is_not(None))) > 0, timeout=10, what="a recorded failure")
