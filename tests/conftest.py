@@ -65,6 +65,16 @@ def _test_database_url(tmp_root: Path) -> str:
     return url or f"sqlite:///{(tmp_root / 'test.db').as_posix()}"
 
 
+# No background thread reading the database: tests deliver envelopes themselves (tests/linkage/conftest.py), so
+# that every step is deterministic, and train, sweep, report and roll up when they mean to. (A thread that fails
+# while pytest is still collecting also logs a traceback, and CPython 3.11's traceback module parses source with
+# ``ast`` — racing pytest's assertion rewriter on the interpreter-wide AST recursion counter: "SystemError: AST
+# constructor recursion depth mismatch", cpython#106905.)
+NO_BACKGROUND_WORK = {
+    "exchange": {"relay_enabled": False}, "triage": {"warm_up": False}, "supervision": {"sweep_enabled": False},
+    "reports": {"daily_enabled": False}, "analytics": {"rollup_enabled": False},
+}
+
 # The two sites of the linkage tests share this key (each direction is signed with it).
 PEER_SECRET = "peer-secret-for-tests"
 HOTLINE_SITE, POLICE_SITE = "test-12345", "test-110"
@@ -82,11 +92,7 @@ def settings(tmp_path_factory) -> Settings:
         log_level="WARNING",
         peers=[{"site_code": POLICE_SITE, "base_url": "http://127.0.0.1:9", "secret": PEER_SECRET,
                 "role": "police", "level": "city"}],
-        # Tests deliver envelopes themselves (tests/linkage/conftest.py), so that every step is deterministic.
-        exchange={"relay_enabled": False},
-        # Tests train what they need when they need it; no background thread reading the database.
-        triage={"warm_up": False}, supervision={"sweep_enabled": False},
-        reports={"daily_enabled": False}, analytics={"rollup_enabled": False},
+        **NO_BACKGROUND_WORK,
     )
 
 
@@ -189,7 +195,7 @@ def police_app_state(settings, tmp_path_factory):
         database_url=police_database_url(settings.database_url, tmp_path_factory.mktemp("police")),
         peers=[{"site_code": HOTLINE_SITE, "base_url": "http://127.0.0.1:9", "secret": PEER_SECRET,
                 "role": "hotline", "level": "city"}],
-        exchange={"relay_enabled": False}, triage={"warm_up": False},
+        **NO_BACKGROUND_WORK,
     )
     state = build_site(police_settings, POLICE_USERS)
     yield state

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import select
-from tests.conftest import TEST_SECRET
+from tests.conftest import NO_BACKGROUND_WORK, TEST_SECRET
 
 from civiclink.app import create_app
 from civiclink.config import get_settings
@@ -54,7 +54,8 @@ def fresh_token(state, fuzz_user):
 # The OpenAPI document does not depend on the database: read it from an app built on a throwaway database,
 # then send every generated request to the test's own app (a fresh database per operation).
 schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(get_settings(_env_file=None, database_url="sqlite://", secret_key=TEST_SECRET))
+    "/openapi.json", create_app(get_settings(_env_file=None, database_url="sqlite://", secret_key=TEST_SECRET,
+                                             **NO_BACKGROUND_WORK))
 )
 
 

@@ -51,6 +51,9 @@ def _figures(ctx):
         "year": kpis.Scope.local_days(today - timedelta(days=364), today, tz),
         "30d": kpis.Scope.local_days(today - timedelta(days=29), today - timedelta(days=1), tz),
         "day": kpis.Scope.local_days(today - timedelta(days=20), today - timedelta(days=20), tz),
+        "today": kpis.Scope.local_days(today, today, tz),
+        "today so far": kpis.Scope(local(2026, 3, 18, 0, 0), NOW, tz=tz),
+        "this morning": kpis.Scope(local(2026, 3, 18, 7, 45), local(2026, 3, 18, 9, 10), tz=tz),
         "district": kpis.Scope.local_days(today - timedelta(days=60), today, tz, place_ids=ids, district_id=district),
         "odd hours": kpis.Scope(local(2026, 2, 5, 13, 0), local(2026, 3, 9, 7, 0), tz=tz),
     }
@@ -80,7 +83,7 @@ def test_rolled_up_figures_equal_the_base_tables_and_follow_changes(state, sessi
     _life(ctx, actors, local(2026, 2, 26, 23, 50))  # late at night: the local day, not the UTC one
     middle = _life(ctx, actors, local(2026, 2, 26, 11, 0))
     _life(ctx, actors, local(2025, 3, 17, 10, 0))  # a year earlier (同比)
-    _life(ctx, actors, local(2026, 3, 18, 8, 0))  # today: never rolled up
+    _life(ctx, actors, local(2026, 3, 18, 8, 0))  # today: its finished hours are rolled up, not the day
     # 回访 days after the reply: the decisions and satisfaction fall on later days than the registration.
     act(ctx.at(local(2026, 2, 5, 10, 0)), early[0], Action.CALLBACK, actors["callback"], satisfaction=2,
         resolved=True)
@@ -92,6 +95,7 @@ def test_rolled_up_figures_equal_the_base_tables_and_follow_changes(state, sessi
 
     report = refresh(state, now=NOW)
     assert date(2026, 3, 17) in report.built and date(2026, 3, 18) not in report.built  # today is not
+    assert report.hours == 10  # 00:00–10:00 of today; 10:00–10:30 is going on
     assert date(2026, 2, 1) in report.months and date(2026, 3, 1) not in report.months  # March is not over
     session.rollback()  # a new read transaction: it sees what the refresh wrote
     assert session.execute(select(func.count()).select_from(KpiRollup)).scalar_one() > 0
@@ -102,6 +106,13 @@ def test_rolled_up_figures_equal_the_base_tables_and_follow_changes(state, sessi
                     .values(d=KpiRollup.d + 1000))
     assert kpis.volume(session, kpis.Scope.local_days(date(2026, 1, 1), date(2026, 3, 18), TZ)) == 1020
     session.rollback()
+    # …and today's finished hours too: the 08:00 hour's rows, not the base tables, answer for this morning.
+    session.execute(update(KpiRollup).where(KpiRollup.metric == "volume.type", KpiRollup.period == "h08",
+                                            KpiRollup.grain == "site", KpiRollup.key == "consultation")
+                    .values(d=KpiRollup.d + 100))
+    assert kpis.volume(session, kpis.Scope.local_days(date(2026, 3, 18), date(2026, 3, 18), TZ)) == 105
+    assert kpis.volume(session, kpis.Scope(local(2026, 3, 18, 8, 0), local(2026, 3, 18, 8, 59), tz=TZ)) == 5
+    session.rollback()
 
     # Changes that reach back into built days: a 签收 late by weeks, a 重办 after last month's 回访, an
     # unsatisfied 回访 of February's 工单 today.
@@ -111,11 +122,23 @@ def test_rolled_up_figures_equal_the_base_tables_and_follow_changes(state, sessi
     session.commit()
     report = refresh(state, now=NOW)
     assert report.changed_orders == 2 and report.unbuilt >= 3
+    assert report.hours == 1  # the 09:00 hour, where both changes happened, built again
     assert date(2026, 2, 3) in report.built and date(2026, 2, 1) in report.months  # rebuilt
     session.rollback()
     rolled = _figures(ctx)
     assert rolled == _live(ctx)
     assert rolled["year"]["reopens"] != live["year"]["reopens"]  # the change shows
+
+    # The next day: 18 March is built as a day, and its hour rows go (the day's rows answer for them).
+    report = refresh(state, now=NOW + timedelta(days=1))
+    assert report.built == [date(2026, 3, 18)] and report.hours == 10
+    session.rollback()
+    marks = dict(session.execute(select(KpiRollupPeriod.day, func.count()).where(KpiRollupPeriod.period.like("h%"))
+                                 .group_by(KpiRollupPeriod.day)).all())
+    assert marks == {date(2026, 3, 19): 10}
+    assert session.execute(select(func.count()).select_from(KpiRollup).where(
+        KpiRollup.period.like("h%"), KpiRollup.day == date(2026, 3, 18))).scalar_one() == 0
+    assert _figures(ctx) == _live(ctx)
 
 
 def test_a_bounded_run_builds_a_slice_and_the_rest_later(state, session, actors):

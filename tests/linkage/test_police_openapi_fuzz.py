@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import select
-from tests.conftest import TEST_SECRET, restore_base
+from tests.conftest import NO_BACKGROUND_WORK, TEST_SECRET, restore_base
 
 from civiclink.app import create_app
 from civiclink.config import get_settings
@@ -43,7 +43,8 @@ def police_token(police_app_state, police_app):
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(get_settings(
-    _env_file=None, database_url="sqlite://", secret_key=TEST_SECRET, site_role="police", site_code="fuzz-110")))
+    _env_file=None, database_url="sqlite://", secret_key=TEST_SECRET, site_role="police", site_code="fuzz-110",
+    **NO_BACKGROUND_WORK)))
 
 
 @schema.include(path_regex="^/api/(incidents|linkage|exchange)").parametrize()

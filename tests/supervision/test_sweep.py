@@ -4,7 +4,8 @@ the audit chain, never a phone number in a note; the CLI and the server's backgr
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from tests.helpers import ORDER, act, register
@@ -73,7 +74,8 @@ def test_repeats_from_one_caller_and_one_place_are_escalated_on_the_newest(state
 
 
 def test_a_unit_that_returns_much_is_flagged_once_a_week(state, session, actors):
-    ctx = state.ctx(session)
+    # A Wednesday morning: the sweep an hour later is in the same ISO week (on a Sunday night it was not).
+    ctx = state.ctx(session, now=datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC))
     for i in range(3):
         order = register(ctx, actors, caller={"name": "王五", "phone": f"1370000000{i}"},
                          address=["通州区金沙街道新金路1号", "海门区三星镇", "如东县掘港街道"][i])

@@ -37,5 +37,5 @@ def rollup(rebuild: Annotated[bool, typer.Option("--rebuild", help="丢弃已有
             report = refresh(state, max_days=max_days, rebuild=rebuild, progress=progress)
     finally:
         state.engine.dispose()
-    console.print(f"汇总 {len(report.built)} 天、{len(report.months)} 个月；因 {report.changed_orders} 件工单变更而重算 "
-                  f"{report.unbuilt} 天；尚余 {report.remaining} 天（{time.perf_counter() - started:.1f} 秒）")
+    console.print(f"汇总 {len(report.built)} 天、{len(report.months)} 个月、今日 {report.hours} 个整点时段；"
+                  f"因 {report.changed_orders} 件工单变更而重算 {report.unbuilt} 天；尚余 {report.remaining} 天（{time.perf_counter() - started:.1f} 秒）")

@@ -3,11 +3,11 @@
 A KPI (``analytics.kpis``) asks ``totals(session, metric, scope, by=…)``. The facts of a period come from two
 places (docs/kpi.md, "Pre-aggregation"):
 
-- the **roll-up** (``analytics.rollup``): the counts of every finished local day and month, written once and
-  rebuilt when a change reaches back into them — a year is a few hundred small rows, whatever the size of the
-  tables;
-- the **base tables** for the rest: today, partial days at the ends of the period, and days not (or no longer)
-  rolled up. These reads use the date indexes, so they cost what the period holds, not what the table holds.
+- the **roll-up** (``analytics.rollup``): the counts of every finished local day and month, and of today's
+  finished hours, written once and rebuilt when a change reaches back into them — a year is a few hundred small
+  rows, whatever the size of the tables;
+- the **base tables** for the rest: the hour going on, partial hours at the ends of the period, and days or
+  hours not (or no longer) rolled up. These reads use the date indexes, so they cost what the period holds, not what the table holds.
 
 Both run the same fact query (``fact_select``), so a period gives the same numbers either way; the tests compare
 them. The roll-up keeps three grains — the whole site, each district (区/县 level) and each handling unit —
@@ -50,6 +50,22 @@ def _year_earlier(moment: datetime) -> datetime:
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
+
+
+HOUR = timedelta(hours=1)
+
+
+def hour_starts(day: date, tz: ZoneInfo) -> list[datetime] | None:
+    """The starts of a local day's 24 hour blocks (roll-up periods ``h00``…``h23``), or None for a day of a
+    daylight-saving change (not 24 hours long: it is rolled up as a whole day only)."""
+    start = local_midnight(day, tz)
+    if local_midnight(day + timedelta(days=1), tz) - start != timedelta(hours=24):
+        return None
+    return [start + i * HOUR for i in range(24)]
+
+
+def hour_period(index: int) -> str:
+    return f"h{index:02d}"
 
 
 @dataclass(frozen=True)
@@ -294,6 +310,7 @@ class _Plan:
     days: tuple[date, ...]  # rolled-up days to read
     months: tuple[date, ...]  # rolled-up months to read (first days)
     live: tuple[tuple[datetime, datetime], ...]  # spans read from the base tables
+    hours: tuple[tuple[date, tuple[str, ...]], ...] = ()  # rolled-up hour blocks to read, per local day
 
 
 def _month_end(first: date) -> date:
@@ -308,7 +325,7 @@ def _plan(session: Session, scope: Scope, *, months_allowed: bool) -> _Plan:
         first += timedelta(days=1)
     after = scope.end.astimezone(tz).date()  # days before ``after`` end by scope.end
     if after <= first:
-        return _Plan((), (), ((scope.start, scope.end),))
+        return _with_hours(session, tz, _Plan((), (), ((scope.start, scope.end),)))
     from civiclink.analytics.models import KpiRollupPeriod
 
     built = session.execute(select(KpiRollupPeriod.period, KpiRollupPeriod.day).where(
@@ -341,7 +358,41 @@ def _plan(session: Session, scope: Scope, *, months_allowed: bool) -> _Plan:
             live[-1] = (live[-1][0], scope.end)
         else:
             live.append((tail, scope.end))
-    return _Plan(tuple(days), tuple(months), tuple(live))
+    return _with_hours(session, tz, _Plan(tuple(days), tuple(months), tuple(live)))
+
+
+def _with_hours(session: Session, tz: ZoneInfo, plan: _Plan) -> _Plan:
+    """``plan`` with the built hour blocks inside its live spans read from the roll-up: today's finished hours
+    (and a past day's, until the day itself is built), so that today costs what the hour going on holds."""
+    from civiclink.analytics.models import KpiRollupPeriod
+
+    dates: set[date] = set()
+    for start, end in plan.live:
+        day = start.astimezone(tz).date()
+        while local_midnight(day, tz) < end:
+            dates.add(day)
+            day += timedelta(days=1)
+    if not dates:
+        return plan
+    built = set(session.execute(select(KpiRollupPeriod.day, KpiRollupPeriod.period).where(
+        KpiRollupPeriod.day.in_(dates), KpiRollupPeriod.period.like("h%"))).all())
+    if not built:
+        return plan
+    live: list[tuple[datetime, datetime]] = []
+    hours: dict[date, list[str]] = defaultdict(list)
+    for start, end in plan.live:
+        cursor = start
+        for day in sorted(d for d in dates if local_midnight(d, tz) < end
+                          and local_midnight(d + timedelta(days=1), tz) > start):
+            for index, block in enumerate(hour_starts(day, tz) or ()):
+                if block >= cursor and block + HOUR <= end and (day, hour_period(index)) in built:
+                    if cursor < block:
+                        live.append((cursor, block))
+                    hours[day].append(hour_period(index))
+                    cursor = block + HOUR
+        if cursor < end:
+            live.append((cursor, end))
+    return replace(plan, live=tuple(live), hours=tuple((d, tuple(p)) for d, p in sorted(hours.items())))
 
 
 def _runs(days: tuple[date, ...]) -> list[tuple[date, date]]:
@@ -383,11 +434,12 @@ def totals(session: Session, metric_name: str, scope: Scope, *, by: By = None,
     grain = _grain(scope, by)
     plan = (_plan(session, scope, months_allowed=by != "day") if grain is not None
             else _Plan((), (), ((scope.start, scope.end),)))
-    if plan.days or plan.months:
+    if plan.days or plan.months or plan.hours:
         name, member = grain
         periods = [and_(KpiRollup.period == "day", KpiRollup.day.between(a, b)) for a, b in _runs(plan.days)]
         if plan.months:
             periods.append(and_(KpiRollup.period == "month", KpiRollup.day.in_(plan.months)))
+        periods += [and_(KpiRollup.day == day, KpiRollup.period.in_(blocks)) for day, blocks in plan.hours]
         group = KpiRollup.day if by == "day" else KpiRollup.member
         stmt = (select(group, KpiRollup.key, func.sum(KpiRollup.n), func.sum(KpiRollup.d), func.sum(KpiRollup.s))
                 .where(KpiRollup.metric == metric_name, KpiRollup.grain == name, or_(*periods))

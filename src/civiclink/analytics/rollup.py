@@ -12,12 +12,16 @@
    the site, each district and each unit, and written with the day's mark in one short write transaction.
 3. **Months.** A finished month whose days are all built gets month rows (the sums of its days), so a year is
    read from twelve months' rows.
+4. **Today's hours.** Once no day is left to build, today's finished hours (``h00``…``h23``) are built the same
+   way, so that today's figures read the base tables only for the hour going on. A day's hour rows are dropped
+   when the day itself is built.
 
 The server runs it every ``analytics.rollup_interval_seconds``: a change that reaches back into a finished day
-(a late 签收 of a clock due yesterday, a 回访 of last week's 工单) shows in that day's figures from the next run
-on — until then the day's rows are those built before the change (today's figures are always exact: today is
-never rolled up). ``civiclink analytics rollup`` runs it by hand with progress. Several processes may run it: each day is written under the write lock after checking that no
-one else built it meanwhile.
+or hour (a late 签收 of a clock due yesterday, a 回访 of last week's 工单, a 工单 of this morning reclassified)
+shows in its figures from the next run on — until then its rows are those built before the change (the hour
+going on is always exact: it is never rolled up). ``civiclink analytics rollup`` runs it by hand with progress.
+Several processes may run it: each period is written under the write lock after checking that no one else built
+it meanwhile.
 """
 
 from __future__ import annotations
@@ -32,12 +36,15 @@ from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from civiclink.analytics.facts import (
+    HOUR,
     METRICS,
     NONE,
     SITE,
     RollUp,
     _month_end,
     fact_select,
+    hour_period,
+    hour_starts,
     key_text,
     local_midnight,
 )
@@ -61,13 +68,14 @@ class RefreshReport:
     unbuilt: int = 0  # built days a change reached back into
     built: list[date] = field(default_factory=list)
     months: list[date] = field(default_factory=list)
+    hours: int = 0  # hour blocks built
     remaining: int = 0  # days still to build (a bounded run stops early)
 
     def describe(self) -> str | None:
         if not (self.built or self.months or self.unbuilt):
-            return None
-        return (f"{len(self.built)} days and {len(self.months)} months built, {self.unbuilt} days reopened by "
-                f"{self.changed_orders} changed 工单, {self.remaining} days left")
+            return None  # today's hours are built every few minutes: not worth a log line of their own
+        return (f"{len(self.built)} days, {len(self.months)} months and {self.hours} hours built, {self.unbuilt} "
+                f"days reopened by {self.changed_orders} changed 工单, {self.remaining} days left")
 
 
 def _lock(session: Session) -> None:
@@ -100,8 +108,8 @@ def _changed_orders(session: Session, after: int, upto: int) -> tuple[set[int], 
     return orders, everything
 
 
-def _days_of(session: Session, order_ids: set[int], tz) -> set[date]:
-    """Every local day the 工单 can count in, by any KPI (the times their facts are dated by)."""
+def _stamps_of(session: Session, order_ids: set[int]) -> list[datetime]:
+    """Every time the 工单 can count at, by any KPI (the times their facts are dated by)."""
     stamps: list[datetime | None] = []
     ids = sorted(order_ids)
     for i in range(0, len(ids), _ORDER_CHUNK):
@@ -119,7 +127,12 @@ def _days_of(session: Session, order_ids: set[int], tz) -> set[date]:
             AuditEvent.entity_type == "work_order", AuditEvent.entity_id.in_(chunk),
             AuditEvent.action.in_(("order.reopen", "order.callback", "order.close", "order.close_at_intake")),
         )).scalars()
-    return {s.astimezone(tz).date() for s in stamps if s is not None}
+    return [s for s in stamps if s is not None]
+
+
+def _hour_of(moment: datetime, tz) -> tuple[date, str]:
+    day = moment.astimezone(tz).date()
+    return day, hour_period(int((moment - local_midnight(day, tz)) // HOUR))
 
 
 def _take_changes(session: Session, tz, today: date, report: RefreshReport) -> None:
@@ -138,7 +151,15 @@ def _take_changes(session: Session, tz, today: date, report: RefreshReport) -> N
                                              .where(KpiRollupPeriod.period == "day")).scalar_one()
             session.execute(delete(KpiRollupPeriod))
         elif orders:
-            days = {d for d in _days_of(session, orders, tz) if d < today}
+            stamps = _stamps_of(session, orders)
+            days = {s.astimezone(tz).date() for s in stamps}
+            hours = {_hour_of(s, tz) for s in stamps}
+            built_hours = set(session.execute(select(KpiRollupPeriod.day, KpiRollupPeriod.period).where(
+                KpiRollupPeriod.period.like("h%"), KpiRollupPeriod.day.in_(days))).all())
+            for day, period in built_hours & hours:
+                session.execute(delete(KpiRollupPeriod).where(KpiRollupPeriod.period == period,
+                                                              KpiRollupPeriod.day == day))
+            days = {d for d in days if d < today}
             if days:
                 report.unbuilt = session.execute(delete(KpiRollupPeriod).where(
                     KpiRollupPeriod.period == "day", KpiRollupPeriod.day.in_(days))).rowcount
@@ -153,7 +174,13 @@ def _take_changes(session: Session, tz, today: date, report: RefreshReport) -> N
 
 def day_rows(session: Session, day: date, tz, directory: OrgDirectory) -> list[dict]:
     """The roll-up rows of one local day: every KPI's facts, site-wide, per district and per unit."""
-    start, end = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
+    return block_rows(session, "day", day, local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz),
+                      directory)
+
+
+def block_rows(session: Session, period: str, day: date, start: datetime, end: datetime,
+               directory: OrgDirectory) -> list[dict]:
+    """The roll-up rows of the period [start, end) (a day, or an hour of ``day``)."""
     dialect = session.get_bind().dialect.name
     roll_up = RollUp(directory)
     rows = []
@@ -171,27 +198,47 @@ def day_rows(session: Session, day: date, tz, directory: OrgDirectory) -> list[d
                 total[0] += int(n or 0)
                 total[1] += int(d or 0)
                 total[2] += float(s or 0.0)
-        rows += [{"period": "day", "day": day, "grain": grain, "member": member, "metric": metric.name, "key": key,
+        rows += [{"period": period, "day": day, "grain": grain, "member": member, "metric": metric.name, "key": key,
                   "n": n, "d": d, "s": s} for (grain, member, key), (n, d, s) in sums.items()]
     return rows
 
 
-def _write_days(session: Session, built: dict[date, list[dict]]) -> list[date]:
-    """Write the days' rows and marks in one write transaction; a day someone else built meanwhile is left."""
+def _write_blocks(session: Session, built: dict[tuple[str, date], list[dict]]) -> list[tuple[str, date]]:
+    """Write the periods' rows and marks in one write transaction; a period someone else built meanwhile is
+    left. A day built drops its hour blocks (the day's rows answer for them)."""
     begin_write(session)
     _lock(session)
-    already = set(session.execute(select(KpiRollupPeriod.day).where(
-        KpiRollupPeriod.period == "day", KpiRollupPeriod.day.in_(list(built)))).scalars())
-    days = [d for d in built if d not in already]
-    if days:
-        session.execute(delete(KpiRollup).where(KpiRollup.period == "day", KpiRollup.day.in_(days)))
-        rows = [r for d in days for r in built[d]]
+    days = {d for _p, d in built}
+    already = set(session.execute(select(KpiRollupPeriod.period, KpiRollupPeriod.day).where(
+        KpiRollupPeriod.day.in_(days))).all())
+    todo = [key for key in built if key not in already]
+    if todo:
+        whole_days = [d for p, d in todo if p == "day"]
+        for period, day in todo:
+            session.execute(delete(KpiRollup).where(KpiRollup.period == period, KpiRollup.day == day))
+        if whole_days:
+            session.execute(delete(KpiRollup).where(KpiRollup.period.like("h%"), KpiRollup.day.in_(whole_days)))
+            session.execute(delete(KpiRollupPeriod).where(KpiRollupPeriod.period.like("h%"),
+                                                          KpiRollupPeriod.day.in_(whole_days)))
+        rows = [r for key in todo for r in built[key]]
         if rows:
             session.execute(insert(KpiRollup), rows)
         now = datetime.now(UTC)
-        session.execute(insert(KpiRollupPeriod), [{"period": "day", "day": d, "built_at": now} for d in days])
+        session.execute(insert(KpiRollupPeriod), [{"period": p, "day": d, "built_at": now} for p, d in todo])
     session.commit()
-    return days
+    return todo
+
+
+def _hours_to_build(session: Session, now: datetime, tz) -> list[tuple[str, date, datetime]]:
+    """Today's finished hours without their mark: (period, day, start)."""
+    today = now.astimezone(tz).date()
+    starts = hour_starts(today, tz)
+    if starts is None:
+        return []
+    built = set(session.execute(select(KpiRollupPeriod.period).where(
+        KpiRollupPeriod.day == today, KpiRollupPeriod.period.like("h%"))).scalars())
+    return [(hour_period(i), today, start) for i, start in enumerate(starts)
+            if start + HOUR <= now and hour_period(i) not in built]
 
 
 def _days_to_build(session: Session, today: date, tz) -> list[date]:
@@ -265,12 +312,19 @@ def refresh(state, *, max_days: int | None = None, rebuild: bool = False, now: d
         todo = todo[:max_days] if max_days is not None else todo
         for i in range(0, len(todo), DAYS_PER_WRITE):
             chunk = todo[i:i + DAYS_PER_WRITE]
-            built = {day: day_rows(session, day, tz, directory) for day in chunk}
+            built = {("day", day): day_rows(session, day, tz, directory) for day in chunk}
             session.rollback()  # end the read transaction: the write starts afresh
-            report.built += _write_days(session, built)
+            report.built += [d for _p, d in _write_blocks(session, built)]
             if progress is not None:
                 progress(i + len(chunk), len(todo))
         report.months = _build_months(session, today)
+        if not report.remaining:
+            hours = _hours_to_build(session, ctx.now, tz)
+            built = {(period, day): block_rows(session, period, day, start, start + HOUR, directory)
+                     for period, day, start in hours}
+            session.rollback()
+            if built:
+                report.hours = len(_write_blocks(session, built))
     return report
 
 
