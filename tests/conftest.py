@@ -203,6 +203,16 @@ def police_app_state(settings, tmp_path_factory):
 
 
 @pytest.fixture
+def sites(state, police_app_state):
+    """The suite's 12345 site and the 110 site linked through the real exchange channel, delivered in-process
+    when the test says (``sites.pump()``); see tests/linkage/conftest.py."""
+    from civiclink.sites import LinkedPair
+
+    restore_base(police_app_state)
+    yield LinkedPair(state, police_app_state)
+
+
+@pytest.fixture
 def state(app_state):
     restore_base(app_state)
     yield app_state

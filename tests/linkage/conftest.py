@@ -5,19 +5,4 @@ that every step is deterministic; tests/linkage/test_exchange_processes.py runs 
 
 The 110 site itself (``police_app_state``, ``POLICE_USERS``) lives in tests/conftest.py: tests/e2e uses it too."""
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
-from tests.conftest import POLICE_USERS, police_database_url, restore_base
-
-from civiclink.sites import LinkedPair
-
-__all__ = ["POLICE_USERS", "police_database_url", "sites"]
-
-
-@pytest.fixture
-def sites(state, police_app_state) -> Iterator[LinkedPair]:
-    restore_base(police_app_state)
-    yield LinkedPair(state, police_app_state)
+# The ``sites`` fixture itself is in tests/conftest.py (tests/open311 uses it too).

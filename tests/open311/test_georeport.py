@@ -13,9 +13,10 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 from sqlalchemy import func, select
-from tests.helpers import act
+from tests.helpers import act, incident_act
 from tests.open311.conftest import BASE
 
+from civiclink.incidents.models import Incident
 from civiclink.linkage.models import Transfer
 from civiclink.open311.models import Open311Request, Open311Update
 from civiclink.workorders.models import WorkOrder
@@ -275,3 +276,33 @@ def test_keys_are_managed_by_admins(client, auth, api_key, post_request):
                           headers=auth("admin"))
     assert revoked.status_code == 200 and revoked.json()["active"] is False
     assert post_request(service_code="cxjs.wygl", lat="32", long="120.9", description=LIFT).status_code == 403
+
+
+def test_110s_steps_and_result_reach_the_app(client, post_request, sites):
+    """A request pushed to 110 (R-503): 110 签收 and 派警 (at once: an emergency), 到场 and 处置 over the real
+    exchange channel; the app's updates feed tells each step in words, without the police unit or 警单 number,
+    and the request shows the result."""
+    r = post_request(service_code="other", address_string="南通市崇川区和平桥街道人民中路18号", description=FIGHT)
+    assert r.status_code == 201, r.text
+    number = r.json()[0]["service_request_id"]
+    sites.pump()
+    pa = sites.police_actors
+    with sites.write("police") as ctx:
+        incident = ctx.session.execute(select(Incident).where(Incident.hotline_number == number)).scalar_one()
+        assert incident.state == "dispatched"  # 持刀 and 受伤: an emergency, dispatched on arrival (R-203)
+        incident_act(ctx, incident, "arrive", pa["zhy"])
+        incident_act(ctx, incident, "finish", pa["zhy"], situation="民警到场，双方已分开，一人送医",
+                     result_note="涉事人员已带回调查")
+        police_number = incident.number
+    sites.pump()
+
+    feed = client.get(f"{BASE}/servicerequestupdates.json").json()
+    mine = [(u["status"], u["description"]) for u in feed if u["service_request_id"] == number]
+    assert mine == [("OPEN", "已受理"), ("INTERNAL_REFERRAL", "该事项属公安机关职责，已通过系统推送转110处理"),
+                    ("INTERNAL_REFERRAL", "110已签收，正在处理"), ("INTERNAL_REFERRAL", "110已派警处置"),
+                    ("INTERNAL_REFERRAL", "民警已到达现场"),
+                    ("FIXED", "110处置结果：民警到场，双方已分开，一人送医；涉事人员已带回调查")]
+    text = json.dumps(feed, ensure_ascii=False) + client.get(f"{BASE}/servicerequestupdates.xml").text
+    assert police_number not in text
+    (shown,) = client.get(f"{BASE}/requests/{number}.json").json()
+    assert shown["status"] == "open" and "涉事人员已带回调查" in shown["status_notes"]

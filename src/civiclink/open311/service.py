@@ -49,7 +49,10 @@ CLOSED_STATES = {State.CLOSED, State.CLOSED_AT_INTAKE, State.MERGED, State.RETUR
 UPDATE_ACTIONS = ("order.registered", "order.submit", "order.dispatch", "order.sign", "order.approve_reply",
                   "order.close", "order.callback", "order.reopen", "order.merge", "order.transfer_to_110",
                   "order.close_at_intake", "order.accept_transfer", "order.extension_approved",
-                  "order.approve_extension")
+                  "order.approve_extension",
+                  # A matter pushed to 110 (R-503): its 签收, 派警, 到场 and 处置结果 reach the citizen's app too.
+                  "order.linkage_accepted", "order.linkage_rejected", "order.police_dispatched",
+                  "order.police_arrived", "order.police_result")
 
 
 def key_hash(secret: str, key: str) -> str:
@@ -271,6 +274,18 @@ def _update_text(action: str, data: dict, order: WorkOrder) -> str:
         return "该事项属公安机关职责，已通过系统推送转110处理"
     if verb == "close_at_intake":
         return f"已直接答复：{(order.intake_answer or '')[:1000]}"
+    # 110's steps in words for the citizen: no police unit, officer or 警单 number (internal to the police).
+    if verb == "linkage_accepted":
+        return "110已签收，正在处理"
+    if verb == "police_dispatched":
+        return "110已派警处置"
+    if verb == "police_arrived":
+        return "民警已到达现场"
+    if verb == "police_result":
+        parts = [p for p in (data.get("situation"), data.get("result_note")) if p]
+        return f"110处置结果：{'；'.join(parts)[:1000]}" if parts else "110已处置完毕"
+    if verb == "linkage_rejected":
+        return "经核实不属公安机关职责，由12345热线继续办理"
     return label("action", verb) or verb
 
 
@@ -287,7 +302,10 @@ def updates(ctx: Ctx, start: datetime | None, end: datetime | None) -> list[dict
         .order_by(AuditEvent.seq).limit(MAX_ROWS)).all()
     out = []
     for event, order in rows:
-        state = State(event.to_state) if event.to_state in State._value2member_map_ else State(order.state)
+        # The state after the event: its to_state, or (a step that moved nothing, such as 110's 到场) the state
+        # it happened in — not the 工单's state now, which may be days later.
+        then = next((s for s in (event.to_state, event.from_state) if s in State._value2member_map_), order.state)
+        state = State(then)
         out.append({"update_id": str(event.seq), "service_request_id": order.number,
                     "status": FMS_STATUS.get(state, "OPEN"), "updated_datetime": _w3c(ctx, event.occurred_at),
                     "description": _update_text(event.action, event.data or {}, order), "media_url": None})
