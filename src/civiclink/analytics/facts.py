@@ -171,12 +171,15 @@ def _sign(start, end, _dialect):
     overdue = and_(_running(StageClock), _in(StageClock.due_at, start, end))
     on_time = and_(StageClock.stop_reason == "signed", _in(StageClock.stopped_at, start, end),
                    StageClock.breached.is_(False))
-    # Every 派单 (and 重办) starts one dispatch round and one 签收 clock: their rounds are the same number.
-    source = (StageClock.__table__
-              .join(Assignment, and_(Assignment.order_id == StageClock.order_id, Assignment.round == StageClock.round))
-              .join(WorkOrder, WorkOrder.id == StageClock.order_id))
+    # Every 派单 (and 重办) starts one dispatch round and one 签收 clock: their rounds are the same number. The
+    # round's unit is a scalar subquery, not a join: joined, SQLite (no statistics) scanned the whole stage_clock
+    # table on a 2 M-工单 database instead of the two date indexes (0.48 s for a few hours' span, not 4 ms).
+    unit = (select(Assignment.unit_id).where(Assignment.order_id == StageClock.order_id,
+                                             Assignment.round == StageClock.round)
+            .limit(1).scalar_subquery())
+    source = StageClock.__table__.join(WorkOrder, WorkOrder.id == StageClock.order_id)
     return Facts(source, and_(StageClock.stage == "sign", ended | overdue),
-                 n=func.sum(case((on_time, 1), else_=0)), d=func.count(), unit=Assignment.unit_id)
+                 n=func.sum(case((on_time, 1), else_=0)), d=func.count(), unit=unit)
 
 
 def _handle(start, end, _dialect):
