@@ -306,3 +306,18 @@ def test_110s_steps_and_result_reach_the_app(client, post_request, sites):
     assert police_number not in text
     (shown,) = client.get(f"{BASE}/requests/{number}.json").json()
     assert shown["status"] == "open" and "涉事人员已带回调查" in shown["status_notes"]
+
+
+def test_a_form_sent_as_raw_utf8_is_read_as_utf8(client, api_key, session):
+    """Not every client percent-encodes its form (curl -d sends the bytes as they are): the text is UTF-8 either
+    way, and a body that is not UTF-8 is a 400 with nothing stored."""
+    body = f"api_key={api_key}&service_code=other&address_string=南通市崇川区&description={LIFT}".encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    r = client.post(f"{BASE}/requests.json", content=body, headers=headers)
+    assert r.status_code == 201, r.text
+    number = r.json()[0]["service_request_id"]
+    assert session.execute(select(WorkOrder.content).where(WorkOrder.number == number)).scalar_one() == LIFT
+    before = counts(session)
+    r = client.post(f"{BASE}/requests.json", content=body.replace(LIFT.encode(), LIFT.encode("gbk")), headers=headers)
+    assert r.status_code == 400 and "UTF-8" in r.json()[0]["description"]
+    assert counts(session) == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
@@ -79,7 +80,15 @@ async def _pairs(request: Request) -> list[tuple[str, str]]:
     them so — a JSON object or an XML document; the query string's too. A malformed body is a 400."""
     pairs = list(request.query_params.multi_items())
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
+    if kind == "application/x-www-form-urlencoded":
+        # Read as UTF-8 ourselves: a client that sends the text unescaped (curl -d) would otherwise be decoded
+        # as Latin-1 by the form parser and its Chinese stored garbled — and triage could not read it.
+        try:
+            text = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Open311Error.one(400, "the form body is not UTF-8 / 表单须为 UTF-8 编码") from None
+        return pairs + parse_qsl(text, keep_blank_values=True)
+    if kind in ("multipart/form-data", ""):
         form = await request.form()
         return pairs + [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     raw = await request.body()
