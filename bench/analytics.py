@@ -186,9 +186,11 @@ def measure(url: str, repeat: int, rollup: bool, now: datetime) -> dict[str, flo
         with state.sessions() as session:
             ctx = state.ctx(session, now=now)
             today = ctx.now.astimezone(settings.tz).date()
-            year = kpis.Scope.local_days(today - timedelta(days=364), today, settings.tz)
-            day = kpis.Scope.local_days(today, today, settings.tz)
-            yesterday = kpis.Scope.local_days(today - timedelta(days=1), today - timedelta(days=1), settings.tz)
+            # As the API reads them: as of now (today's period ends at now, not at midnight).
+            year = kpis.Scope.local_days(today - timedelta(days=364), today, settings.tz, now=ctx.now)
+            day = kpis.Scope.local_days(today, today, settings.tz, now=ctx.now)
+            yesterday = kpis.Scope.local_days(today - timedelta(days=1), today - timedelta(days=1), settings.tz,
+                                              now=ctx.now)
             jobs = {
                 "大屏 year": lambda: service.hotline_figures(ctx, "year"),
                 "大屏 today": lambda: service.hotline_figures(ctx, "today"),
@@ -222,7 +224,7 @@ def main() -> None:
     hour, minute = (int(x) for x in args.at.split(":"))
     at = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     now = (at if at <= local_now else at - timedelta(days=1)).astimezone(UTC)
-    print(f"now: {at:%Y-%m-%d %H:%M} local", file=sys.stderr)
+    print(f"now: {now.astimezone(TZ):%Y-%m-%d %H:%M} local", file=sys.stderr)
     results: dict[tuple[str, int], dict[str, float]] = {}
     for engine in args.engines.split(","):
         for size in sizes:

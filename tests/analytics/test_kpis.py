@@ -117,3 +117,44 @@ def test_kpi_page_with_scorecard(state, session, actors, client):
     client.cookies.clear()
     client.post("/login", data={"username": "operator", "password": PASSWORD, "next": "/"})
     assert client.get("/kpi").status_code == 403
+
+
+def test_a_running_clock_is_not_late_before_its_deadline(state, session, actors):
+    """docs/kpi.md: a running 签收 clock counts against 按时签收率 once its deadline has passed in the period. A
+    period that reaches past now (this week, today) is read up to now, so a 工单 dispatched this morning whose
+    deadline is still ahead is not late yet; read after its deadline, still unsigned, it is — and so it is when the
+    same days are read without "now"."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from civiclink.sla.models import StageClock
+
+    tz = ZoneInfo("Asia/Shanghai")
+    nine = datetime(2026, 3, 18, 9, 0, tzinfo=tz).astimezone(UTC)  # a Wednesday, a working day
+    ctx = state.ctx(session, now=nine)
+    order = register(ctx, actors)
+    act(ctx, order, Action.DISPATCH, actors["dispatcher"], unit="zjj")
+    session.commit()
+    due = session.scalars(select(StageClock.due_at).where(StageClock.order_id == order.id,
+                                                          StageClock.stage == "sign")).one()
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)
+    assert nine < due
+    first, last = nine.astimezone(tz).date(), due.astimezone(tz).date() + timedelta(days=1)
+
+    def week(now):
+        return kpis.Scope.local_days(first, last, tz, now=now)
+
+    def sign_rate(now):
+        rate = kpis.on_time_sign_rate(session, week(now))
+        return rate.numerator, rate.denominator
+
+    assert sign_rate(due - timedelta(minutes=1)) == (0, 0)  # not late yet: not in the rate
+    assert sign_rate(due + timedelta(minutes=1)) == (0, 1)  # past its deadline and still unsigned: late
+    assert sign_rate(None) == (0, 1)
+    early = {r.unit.code: r for r in kpis.scorecard(session, week(due - timedelta(minutes=1)),
+                                                    directory=ctx.directory)}
+    late = {r.unit.code: r for r in kpis.scorecard(session, week(due + timedelta(minutes=1)),
+                                                   directory=ctx.directory)}
+    assert early["zjj"].on_time_sign.denominator == 0 and late["zjj"].on_time_sign.denominator == 1

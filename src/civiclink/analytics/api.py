@@ -41,7 +41,8 @@ def _kpi_scope(ctx, actor, start: date, end: date, place: str | None):
     if (end - start).days >= MAX_KPI_DAYS:
         raise Invalid(f"统计区间最长 {MAX_KPI_DAYS} 天", field="end")
     place_ids, district_id = kpis.district_scope(ctx.directory, place)
-    return kpis.Scope.local_days(start, end, ctx.settings.tz, place_ids=place_ids, district_id=district_id)
+    return kpis.Scope.local_days(start, end, ctx.settings.tz, place_ids=place_ids, district_id=district_id,
+                                 now=ctx.now)
 
 
 @router.get("/kpis", summary="考核指标（任意时段、任意属地）", response_model=kpis.KpiSetRead)

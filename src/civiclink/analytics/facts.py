@@ -80,12 +80,17 @@ class Scope:
     place_ids: tuple[int, ...] | None = None  # a 属地 and every unit under it; None: the whole site
     tz: ZoneInfo | None = None
     district_id: int | None = None  # set when place_ids is exactly a district's subtree
+    # The moment the figures are read as of. A period reaching past it is read only up to it: what is dated
+    # later has not happened, and a clock still running whose deadline is later today is not late yet (it is
+    # not counted against 按时签收率/按时办结率 before its deadline has passed — docs/kpi.md). None: no clipping.
+    now: datetime | None = None
 
     @classmethod
-    def local_days(cls, first: date, last: date, tz: ZoneInfo, *, place_ids=None, district_id=None) -> Scope:
-        """Local calendar days ``first``..``last`` (both included)."""
+    def local_days(cls, first: date, last: date, tz: ZoneInfo, *, place_ids=None, district_id=None,
+                   now: datetime | None = None) -> Scope:
+        """Local calendar days ``first``..``last`` (both included), read as of ``now``."""
         return cls(local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz), place_ids, tz,
-                   district_id)
+                   district_id, now)
 
     def previous(self) -> Scope:
         """The span of the same length just before (环比)."""
@@ -456,7 +461,9 @@ def totals(session: Session, metric_name: str, scope: Scope, *, by: By = None,
                 who = None if who == NONE else who
             out[(who, key)].add(n, d, s)
     roll_up = RollUp(directory) if by == "district" else None
-    for start, end in plan.live:
+    # Only finished days and hours are rolled up, so clipping the spans read live is clipping the period at now.
+    live = plan.live if scope.now is None else [(s, min(e, scope.now)) for s, e in plan.live if s < scope.now]
+    for start, end in live:
         stmt = fact_select(metric, start, end, dialect=dialect, place_ids=scope.place_ids,
                            by_place=by == "district", by_unit=by == "unit", by_day=scope.tz if by == "day" else None)
         first = start.astimezone(scope.tz).date() if by == "day" else None

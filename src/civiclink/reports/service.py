@@ -272,10 +272,10 @@ def summary(ctx: Ctx, actor: Actor, start: date, end: date, *, place: str | None
     session, tz, directory = ctx.session, ctx.settings.tz, ctx.directory
     place_ids, district_id = kpis.district_scope(directory, place)
     place_unit = directory.require_unit(place, field="place") if place else None
-    scope = kpis.Scope.local_days(start, end, tz, place_ids=place_ids, district_id=district_id)
+    scope = kpis.Scope.local_days(start, end, tz, place_ids=place_ids, district_id=district_id, now=ctx.now)
     if compare_start is not None:
         basis, earlier = "custom", kpis.Scope.local_days(compare_start, compare_end, tz, place_ids=place_ids,
-                                                         district_id=district_id)
+                                                         district_id=district_id, now=ctx.now)
     else:
         basis, earlier = "year_earlier", scope.year_earlier()
     days = (end - start).days + 1
@@ -461,7 +461,7 @@ def topics_overlapping(session, start: date, end: date) -> list[ReportTopic]:
 def topic_counts(ctx: Ctx, topic: ReportTopic, first: date, last: date,
                  place_ids: tuple[int, ...] | None = None) -> dict[date, int]:
     """The topic's 受理量 on each local day ``first``..``last`` (``kpis.topic_volume_by_day``)."""
-    scope = kpis.Scope.local_days(first, last, ctx.settings.tz, place_ids=place_ids)
+    scope = kpis.Scope.local_days(first, last, ctx.settings.tz, place_ids=place_ids, now=ctx.now)
     rows = kpis.topic_volume_by_day(ctx.session, scope, ctx.settings.tz,
                                     category_ids=category_ids(ctx.directory, topic.categories or ()),
                                     keywords=tuple(topic.keywords or ()))

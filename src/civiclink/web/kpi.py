@@ -42,7 +42,8 @@ async def kpi_page(request: Request, ctx: CtxDep, actor: PageActor, start: str |
 
     def load():
         place_ids, district_id = kpis.district_scope(ctx.directory, place or None)
-        scope = kpis.Scope.local_days(first, last, ctx.settings.tz, place_ids=place_ids, district_id=district_id)
+        scope = kpis.Scope.local_days(first, last, ctx.settings.tz, place_ids=place_ids, district_id=district_id,
+                                      now=ctx.now)
         figures = kpis.kpi_set(ctx.session, scope, directory=ctx.directory, tz=ctx.settings.tz,
                                site_role=ctx.settings.site_role, place_code=place or None)
         return figures, kpis.scorecard(ctx.session, scope, directory=ctx.directory)
@@ -51,11 +52,11 @@ async def kpi_page(request: Request, ctx: CtxDep, actor: PageActor, start: str |
         figures, card = await run_in_threadpool(load)
     except DomainError as exc:  # an unknown 属地 code typed into the address
         problem, place = exc.message, None
+        whole_site = kpis.Scope.local_days(first, last, ctx.settings.tz, now=ctx.now)
         figures, card = await run_in_threadpool(lambda: (
-            kpis.kpi_set(ctx.session, kpis.Scope.local_days(first, last, ctx.settings.tz), directory=ctx.directory,
-                         tz=ctx.settings.tz, site_role=ctx.settings.site_role),
-            kpis.scorecard(ctx.session, kpis.Scope.local_days(first, last, ctx.settings.tz),
-                           directory=ctx.directory)))
+            kpis.kpi_set(ctx.session, whole_site, directory=ctx.directory, tz=ctx.settings.tz,
+                         site_role=ctx.settings.site_role),
+            kpis.scorecard(ctx.session, whole_site, directory=ctx.directory)))
     districts = sorted((u for u in ctx.directory.units.values()
                         if u.active and u.kind in COUNTY_LEVEL_KINDS), key=lambda u: u.code)
     return render(request, "kpi.html", actor=actor, figures=figures, card=card, start=first.isoformat(),
