@@ -262,31 +262,29 @@ def find_requests(ctx: Ctx, q: RequestQuery) -> list[dict]:
 # -- FixMyStreet updates ------------------------------------------------------------------------------------------
 
 
+# What the citizen reads for a step with nothing of its own to say. 110's steps carry no police unit, officer or
+# 警单 number (internal to the police).
+_FIXED_UPDATE_TEXTS = {
+    "registered": "已受理",
+    "dispatch": "已派至承办单位办理",
+    "transfer_to_110": "该事项属公安机关职责，已通过系统推送转110处理",
+    "linkage_accepted": "110已签收，正在处理",
+    "police_dispatched": "110已派警处置",
+    "police_arrived": "民警已到达现场",
+    "linkage_rejected": "经核实不属公安机关职责，由12345热线继续办理",
+}
+
+
 def _update_text(action: str, data: dict, order: WorkOrder) -> str:
     verb = action.partition(".")[2]
     if verb == "approve_reply" and order.reply_content:
         return f"承办单位答复：{order.reply_content[:1000]}"
-    if verb == "registered":
-        return "已受理"
-    if verb == "dispatch":
-        return "已派至承办单位办理"
-    if verb == "transfer_to_110":
-        return "该事项属公安机关职责，已通过系统推送转110处理"
     if verb == "close_at_intake":
         return f"已直接答复：{(order.intake_answer or '')[:1000]}"
-    # 110's steps in words for the citizen: no police unit, officer or 警单 number (internal to the police).
-    if verb == "linkage_accepted":
-        return "110已签收，正在处理"
-    if verb == "police_dispatched":
-        return "110已派警处置"
-    if verb == "police_arrived":
-        return "民警已到达现场"
     if verb == "police_result":
         parts = [p for p in (data.get("situation"), data.get("result_note")) if p]
         return f"110处置结果：{'；'.join(parts)[:1000]}" if parts else "110已处置完毕"
-    if verb == "linkage_rejected":
-        return "经核实不属公安机关职责，由12345热线继续办理"
-    return label("action", verb) or verb
+    return _FIXED_UPDATE_TEXTS.get(verb) or label("action", verb) or verb
 
 
 def updates(ctx: Ctx, start: datetime | None, end: datetime | None) -> list[dict]:
