@@ -167,3 +167,64 @@ def test_cli_rolls_up_and_rebuilds(state, session, actors, cli):
     built = session.execute(select(func.count()).select_from(KpiRollupPeriod)
                             .where(KpiRollupPeriod.period == "day")).scalar_one()
     assert built == 1
+
+
+def _handle_clock(session, order):
+    from civiclink.sla.models import StageClock
+
+    session.flush()
+    return session.execute(select(StageClock).where(StageClock.order_id == order.id, StageClock.stage == "handle")
+                           .order_by(StageClock.round.desc()).limit(1)).scalar_one()
+
+
+def test_a_clock_moved_after_its_day_was_built_rebuilds_that_day(state, session, actors):
+    """A day counts a clock at its stop or its deadline; an extension approved after the deadline had passed, a
+    pause, or a reply sent back (the clock running again) moves them — the day that counted the clock is rebuilt
+    from what the moving event recorded (``clock_was``), not left with its old count."""
+    ctx = state.ctx(session, now=NOW)
+    start = ctx.at(local(2026, 2, 2, 9, 0))
+    extended = to_signed(start, actors)
+    paused = to_signed(start, actors)
+    replied = to_signed(start, actors)
+    act(ctx.at(local(2026, 2, 4, 15, 0)), replied, Action.REPLY, actors["staff_csgl"], content="已派人清理")
+    # 延期 is asked for before the deadline (R-609); it is approved weeks after the deadline has passed.
+    act(ctx.at(local(2026, 2, 3, 9, 0)), extended, Action.REQUEST_EXTENSION, actors["staff_csgl"], extra="15wd",
+        reason="需协调多部门", basis="《市容管理条例》")
+    session.commit()
+    overdue_day = _handle_clock(session, extended).due_at.astimezone(TZ).date()
+    assert overdue_day < NOW.astimezone(TZ).date()  # both running clocks are late on a finished day
+    refresh(state, now=NOW)
+    session.rollback()
+    before = _figures(ctx)
+
+    later = ctx.at(local(2026, 3, 18, 9, 0))
+    act(later, extended, Action.APPROVE_EXTENSION, actors["dispatcher"], note="同意")
+    act(later, paused, Action.PAUSE, actors["staff_csgl"], reason="等待市民补充材料")
+    act(later, replied, Action.REJECT_REPLY, actors["dispatcher"], reason="未说明处理结果")
+    session.commit()
+    assert _handle_clock(session, extended).due_at > NOW  # no longer late anywhere
+    report = refresh(state, now=NOW)
+    assert overdue_day in report.built and date(2026, 2, 4) in report.built
+    session.rollback()
+    after = _figures(ctx)
+    assert after == _live(ctx)
+    assert after["year"]["on_time_completion"] != before["year"]["on_time_completion"]
+
+
+def test_importing_a_calendar_rebuilds_the_days_of_the_years_it_recomputes(state, session, actors):
+    from civiclink.sla.service import do_import_calendar, parse_calendar_csv
+
+    ctx = state.ctx(session, now=NOW)
+    _life(ctx, actors, local(2026, 2, 2, 9, 0))
+    _life(ctx, actors, local(2025, 12, 1, 9, 0))
+    session.commit()
+    refresh(state, now=NOW)
+    # A made-up schedule (not the official one): two weekdays of February off — running clocks' deadlines move.
+    do_import_calendar(session, parse_calendar_csv("date,type,name\n2026-02-05,休,测试假日\n2026-02-06,休,测试假日\n"),
+                       actor=actors["admin"], source="test.csv", now=NOW, tz=TZ,
+                       yellow_share=state.settings.sla.yellow_share)
+    session.commit()
+    report = refresh(state, now=NOW)
+    assert date(2026, 1, 1) in report.built and date(2025, 12, 31) not in report.built  # 2025 is not touched
+    session.rollback()
+    assert _figures(ctx) == _live(ctx)

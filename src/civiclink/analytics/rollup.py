@@ -87,25 +87,40 @@ def _lock(session: Session) -> None:
 # -- 1. changes --------------------------------------------------------------------------------------------------
 
 
-def _changed_orders(session: Session, after: int, upto: int) -> tuple[set[int], bool]:
-    """The 工单 named by audit events in (after, upto], and whether a unit changed its parent."""
-    orders: set[int] = set()
+@dataclass
+class _Changes:
+    orders: set[int] = field(default_factory=set)
+    everything: bool = False  # a unit changed its parent: every district's figures may move
+    since: date | None = None  # a working calendar imported: running clocks' deadlines from then on moved
+
+
+def _changed_orders(session: Session, after: int, upto: int) -> _Changes:
+    """What the audit events in (after, upto] change: the 工单 they name, a unit moved, a calendar imported."""
+    changes = _Changes()
     batches: set[str] = set()
-    everything = False
     rows = session.execute(select(AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.entity_ref,
                                   AuditEvent.action, AuditEvent.data)
                            .where(AuditEvent.seq > after, AuditEvent.seq <= upto,
-                                  AuditEvent.entity_type.in_(("work_order", "import_batch", "org_unit"))))
+                                  AuditEvent.entity_type.in_(("work_order", "import_batch", "org_unit", "calendar"))))
     for entity_type, entity_id, entity_ref, action, data in rows:
         if entity_type == "work_order" and entity_id is not None:
-            orders.add(entity_id)
+            changes.orders.add(entity_id)
         elif entity_type == "import_batch" and entity_ref:
             batches.add(entity_ref)
         elif action == "org.unit_updated" and "parent" in ((data or {}).get("changes") or {}):
-            everything = True
+            changes.everything = True
+        elif action == "calendar.imported" and entity_id is not None:
+            # sla/service.py recomputes every running clock due from 1 January of the year imported on.
+            first = date(int(entity_id), 1, 1)
+            changes.since = first if changes.since is None else min(changes.since, first)
     for batch in batches:
-        orders.update(session.execute(select(WorkOrder.id).where(WorkOrder.import_batch == batch)).scalars())
-    return orders, everything
+        changes.orders.update(session.execute(select(WorkOrder.id)
+                                              .where(WorkOrder.import_batch == batch)).scalars())
+    return changes
+
+
+# The actions that move a clock's stop or deadline (and say where they were, in the event's ``clock_was``).
+CLOCK_MOVES = ("order.reject_return", "order.reject_reply", "order.pause", "order.approve_extension")
 
 
 def _stamps_of(session: Session, order_ids: set[int]) -> list[datetime]:
@@ -127,6 +142,12 @@ def _stamps_of(session: Session, order_ids: set[int]) -> list[datetime]:
             AuditEvent.entity_type == "work_order", AuditEvent.entity_id.in_(chunk),
             AuditEvent.action.in_(("order.reopen", "order.callback", "order.close", "order.close_at_intake")),
         )).scalars()
+        # A clock restarted, paused or extended no longer shows the stop or deadline a day counted it at: the
+        # event that moved them does (``clock_was``, workorders/actions.py).
+        for data in session.execute(select(AuditEvent.data).where(
+                AuditEvent.entity_type == "work_order", AuditEvent.entity_id.in_(chunk),
+                AuditEvent.action.in_(CLOCK_MOVES))).scalars():
+            stamps += [datetime.fromisoformat(t) for t in (data or {}).get("clock_was") or ()]
     return [s for s in stamps if s is not None]
 
 
@@ -144,13 +165,19 @@ def _take_changes(session: Session, tz, today: date, report: RefreshReport) -> N
     if mark is None:
         session.add(KpiRollupMark(id=1, seq=top, updated_at=now))
     elif top > mark.seq:
-        orders, everything = _changed_orders(session, mark.seq, top)
+        changes = _changed_orders(session, mark.seq, top)
+        orders = changes.orders
         report.changed_orders = len(orders)
-        if everything:
+        if changes.everything:
             report.unbuilt = session.execute(select(func.count()).select_from(KpiRollupPeriod)
                                              .where(KpiRollupPeriod.period == "day")).scalar_one()
             session.execute(delete(KpiRollupPeriod))
-        elif orders:
+            orders = set()
+        elif changes.since is not None:
+            report.unbuilt = session.execute(delete(KpiRollupPeriod).where(
+                KpiRollupPeriod.period == "day", KpiRollupPeriod.day >= changes.since)).rowcount
+            session.execute(delete(KpiRollupPeriod).where(KpiRollupPeriod.day >= changes.since))
+        if orders:
             stamps = _stamps_of(session, orders)
             days = {s.astimezone(tz).date() for s in stamps}
             hours = {_hour_of(s, tz) for s in stamps}
@@ -161,7 +188,7 @@ def _take_changes(session: Session, tz, today: date, report: RefreshReport) -> N
                                                               KpiRollupPeriod.day == day))
             days = {d for d in days if d < today}
             if days:
-                report.unbuilt = session.execute(delete(KpiRollupPeriod).where(
+                report.unbuilt += session.execute(delete(KpiRollupPeriod).where(
                     KpiRollupPeriod.period == "day", KpiRollupPeriod.day.in_(days))).rowcount
                 session.execute(delete(KpiRollupPeriod).where(
                     KpiRollupPeriod.period == "month", KpiRollupPeriod.day.in_({d.replace(day=1) for d in days})))
