@@ -121,17 +121,22 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
             sweeper = make_sweeper(state)
             sweeper.start()
         reporter = start_daily_reports(state)  # 专题日报, once a day (reports/daily.py)
-        rollup = None
-        if settings.site_role == "hotline" and settings.analytics.rollup_enabled:
-            from civiclink.analytics.rollup import rollup_task
+        rollups = []
+        if settings.analytics.rollup_enabled:
+            from civiclink.callcentre.rollup import rollup_task as call_rollup_task
 
-            rollup = rollup_task(state)
-            rollup.start()
+            rollups.append(call_rollup_task(state))  # both sites take calls
+            if settings.site_role == "hotline":
+                from civiclink.analytics.rollup import rollup_task
+
+                rollups.append(rollup_task(state))
+            for task in rollups:
+                task.start()
         try:
             yield
         finally:
-            if rollup is not None:
-                rollup.stop()
+            for task in rollups:
+                task.stop()
             if reporter is not None:
                 reporter.stop()
             if sweeper is not None:

@@ -95,6 +95,17 @@ def cli_actor(ctx: Ctx, username: str | None):
     return actor_for(user, unit_code=unit.code if unit else None)
 
 
+@contextmanager
+def day_progress(title: str) -> Iterator:
+    """A progress bar over days for a roll-up (``progress(done, total)``), gone when it is done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("days", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 def print_json(data) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 

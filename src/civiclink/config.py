@@ -184,8 +184,9 @@ class Open311Settings(BaseModel):
 
 
 class AnalyticsSettings(BaseModel):
-    """The KPI roll-up (issue 6; docs/kpi.md, "Pre-aggregation"): a background task of the (12345) server that
-    keeps per-day and per-month KPI counts, so that a year's figures do not read a year of 工单."""
+    """The roll-ups (issue 6; docs/kpi.md, "Pre-aggregation"; docs/cti.md, "Roll-up"): background tasks that keep
+    per-day (and per-month, per-hour) KPI counts on the 12345 server and per-day call sums on both, so that a
+    year's figures do not read a year of 工单 or calls."""
 
     rollup_enabled: bool = True
     rollup_interval_seconds: float = Field(default=60.0, gt=0)  # how soon a change to a past day is rolled up again

@@ -202,3 +202,48 @@ def test_report_today_counts_up_to_now(state, session, actors):
     today = NOW.astimezone(TZ).date()
     report = service.summary(ctx, SYSTEM, today, today)
     assert report.volume == 1 and report.by_day[0].count == 1
+
+
+def test_a_range_still_going_on_is_averaged_over_its_days_so_far(state, session, actors):
+    """日均 of "this month" on its 10th is the volume ÷ 10 days (today included), not ÷ 31; its 同比 is read to
+    the same point of the year before."""
+    from tests.helpers import register
+
+    now = local(2026, 3, 10, 15, 0)
+    ctx = state.ctx(session, now=now)
+    for day in (2, 5, 9):
+        register(ctx.at(local(2026, 3, day, 10, 0)), actors)
+    register(ctx.at(local(2025, 3, 4, 10, 0)), actors)  # a year earlier, within the first 10 days
+    register(ctx.at(local(2025, 3, 20, 10, 0)), actors)  # a year earlier, after the same point
+    register(ctx.at(local(2026, 3, 10, 9, 0)), actors)  # today, before now
+    session.commit()
+    report = service.summary(ctx, SYSTEM, date(2026, 3, 1), date(2026, 3, 31))
+    assert report.days == 31 and report.volume == 4 and report.daily_average == 0.4  # 4 ÷ 10 days
+    assert report.comparison.volume == 1 and report.comparison.daily_average == 0.1  # 1 ÷ 10 days, to 10 March
+    assert report.comparison.change_pct == 300.0
+
+
+def test_linkage_counts_a_transfer_late_only_once_its_limit_has_passed(state, session, actors):
+    """Today's linkage figures say how many transfers still wait for 签收 past their limit: past it now, not by
+    the end of the day."""
+    from sqlalchemy import update
+    from tests.helpers import act, register
+
+    from civiclink.linkage.models import Transfer
+    from civiclink.workorders.states import Action
+
+    ctx = state.ctx(session, now=NOW)
+    order = register(ctx.at(NOW - timedelta(minutes=1)), actors)
+    act(ctx.at(NOW - timedelta(minutes=1)), order, Action.TRANSFER_TO_110, actors["operator"],
+        reason="涉嫌违法犯罪", consent=True)
+    # The limit the receiving side set (linkage/handlers.py): half an hour from the offer.
+    session.execute(update(Transfer).values(sign_due_at=NOW + timedelta(minutes=29)))
+    session.commit()
+    today = NOW.astimezone(TZ).date()
+
+    def overdue(now):
+        flows = kpis.linkage(session, kpis.Scope.local_days(today, today, TZ, now=now), "hotline")
+        return next(f for f in flows if f.flow == "hotline_to_police").overdue_now
+
+    assert overdue(NOW) == 0  # offered a minute ago: not late yet
+    assert overdue(NOW + timedelta(minutes=30)) == 1

@@ -15,11 +15,9 @@ analytics_app = typer.Typer(help="统计分析：考核指标的预汇总", no_a
 def rollup(rebuild: Annotated[bool, typer.Option("--rebuild", help="丢弃已有汇总，全部重算")] = False,
            max_days: Annotated[int | None, typer.Option("--max-days", min=1, help="本次最多汇总的天数")] = None):
     """Roll up every finished day not yet rolled up (and those changes reached back into), then the months."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from civiclink.analytics.rollup import refresh
     from civiclink.app import build_state
-    from civiclink.cli import console, fail, load_settings
+    from civiclink.cli import console, day_progress, fail, load_settings
 
     settings = load_settings()
     if settings.site_role != "hotline":
@@ -27,13 +25,7 @@ def rollup(rebuild: Annotated[bool, typer.Option("--rebuild", help="丢弃已有
     state = build_state(settings)
     started = time.perf_counter()
     try:
-        with Progress(TextColumn("汇总考核指标（按日）"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("days", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
+        with day_progress("汇总考核指标（按日）") as progress:
             report = refresh(state, max_days=max_days, rebuild=rebuild, progress=progress)
     finally:
         state.engine.dispose()

@@ -93,12 +93,21 @@ class Scope:
                    district_id, now)
 
     def previous(self) -> Scope:
-        """The span of the same length just before (环比)."""
-        return replace(self, start=self.start - (self.end - self.start), end=self.start)
+        """The span of the same length just before (环比) — read as far into it as this one is read (today so far:
+        yesterday up to the same time)."""
+        length = self.end - self.start
+        return replace(self, start=self.start - length, end=self.start,
+                       now=self.now - length if self.now is not None else None)
 
     def year_earlier(self) -> Scope:
-        """The same span a year earlier (同比); 29 February stands for 28 February."""
-        return replace(self, start=_year_earlier(self.start), end=_year_earlier(self.end))
+        """The same span a year earlier (同比), read as far into it as this one is; 29 February stands for 28
+        February."""
+        return replace(self, start=_year_earlier(self.start), end=_year_earlier(self.end),
+                       now=_year_earlier(self.now) if self.now is not None else None)
+
+    def read_until(self) -> datetime:
+        """Where the span is read to: its end, or now when now comes first."""
+        return max(self.start, min(self.end, self.now)) if self.now is not None else self.end
 
 
 def _unindexed(column):
@@ -403,7 +412,7 @@ def _with_hours(session: Session, tz: ZoneInfo, plan: _Plan) -> _Plan:
     return replace(plan, live=tuple(live), hours=tuple((d, tuple(p)) for d, p in sorted(hours.items())))
 
 
-def _runs(days: tuple[date, ...]) -> list[tuple[date, date]]:
+def day_runs(days) -> list[tuple[date, date]]:
     """Consecutive days as (first, last) runs."""
     runs: list[tuple[date, date]] = []
     for day in sorted(days):
@@ -439,12 +448,15 @@ def totals(session: Session, metric_name: str, scope: Scope, *, by: By = None,
     metric = METRICS[metric_name]
     dialect = session.get_bind().dialect.name
     out: Totals = defaultdict(Total)
+    # A period reaching past now is read up to now: no roll-up block that ends later (the background task may
+    # have built the hour that ended a moment after this request's now), and no running clock due later.
+    scope = replace(scope, end=scope.read_until(), now=None)
     grain = _grain(scope, by)
     plan = (_plan(session, scope, months_allowed=by != "day") if grain is not None
             else _Plan((), (), ((scope.start, scope.end),)))
     if plan.days or plan.months or plan.hours:
         name, member = grain
-        periods = [and_(KpiRollup.period == "day", KpiRollup.day.between(a, b)) for a, b in _runs(plan.days)]
+        periods = [and_(KpiRollup.period == "day", KpiRollup.day.between(a, b)) for a, b in day_runs(plan.days)]
         if plan.months:
             periods.append(and_(KpiRollup.period == "month", KpiRollup.day.in_(plan.months)))
         periods += [and_(KpiRollup.day == day, KpiRollup.period.in_(blocks)) for day, blocks in plan.hours]
@@ -461,9 +473,7 @@ def totals(session: Session, metric_name: str, scope: Scope, *, by: By = None,
                 who = None if who == NONE else who
             out[(who, key)].add(n, d, s)
     roll_up = RollUp(directory) if by == "district" else None
-    # Only finished days and hours are rolled up, so clipping the spans read live is clipping the period at now.
-    live = plan.live if scope.now is None else [(s, min(e, scope.now)) for s, e in plan.live if s < scope.now]
-    for start, end in live:
+    for start, end in plan.live:
         stmt = fact_select(metric, start, end, dialect=dialect, place_ids=scope.place_ids,
                            by_place=by == "district", by_unit=by == "unit", by_day=scope.tz if by == "day" else None)
         first = start.astimezone(scope.tz).date() if by == "day" else None

@@ -256,7 +256,8 @@ def average_handling_hours(session: Session, scope: Scope, *, by_unit: bool = Fa
 def linkage(session: Session, scope: Scope, site_role: str) -> list[LinkageFlowRead]:
     """Linkage counts each way with acceptance time (R-805): the 大屏's definition, for the scope's period (the
     whole site: a transfer's 属地 is its order's, and 110's side has none)."""
-    return linkage_flows(session, _Span(scope.start, scope.end - timedelta(microseconds=1)), site_role)
+    return linkage_flows(session, _Span(scope.start, scope.end - timedelta(microseconds=1)), site_role,
+                         now=scope.now)
 
 
 @dataclass(frozen=True)

@@ -434,7 +434,8 @@ def on_time_completion_rate(session: Session, window: Window) -> RateRead:
     return kpis.on_time_completion_rate(session, _window_scope(window))
 
 
-def first_attempt_connection_rate(session: Session, start: datetime, end: datetime) -> ConnectionRateRead:
+def first_attempt_connection_rate(session: Session, start: datetime, end: datetime,
+                                  tz: ZoneInfo | None = None) -> ConnectionRateRead:
     """一次接通率 of calls offered in [start, end) (``callcentre.service``, docs/cti.md): first attempts answered
     by a person ÷ first attempts wanting a person (a call after an unanswered one from the same number within 30
     minutes is a redial, not a first attempt; one given up within 5 s wanted no one). The whole site: calls have
@@ -443,15 +444,17 @@ def first_attempt_connection_rate(session: Session, start: datetime, end: dateti
 
     if not calls.has_calls(session):
         return ConnectionRateRead(available=False, reason="no_call_data")
-    n, d = calls.first_attempt_rate(session, start, end)
+    n, d = calls.first_attempt_rate(session, start, end, tz)  # tz: whole local days from the call roll-up
     return ConnectionRateRead(available=True, rate=_rate(n, d), numerator=n, denominator=d)
 
 
-def linkage_flows(session: Session, window: Window, site_role: str) -> list[LinkageFlowRead]:
+def linkage_flows(session: Session, window: Window, site_role: str,
+                  now: datetime | None = None) -> list[LinkageFlowRead]:
     """Linkage counts each way (R-805, R-211): transfer records offered in the period, 12345→110 and
     110→12345, by kind (转办, 紧急, 稳定线索, 提请出警, 联合调处), with how many the receiver signed for or
     returned and the average minutes from offer to 签收; and, whenever offered, how many still wait for 签收
-    now and how many of those are past the limit (R-204)."""
+    now and how many of those are past the limit (R-204) at ``now`` (default: the window's end, which is now on
+    the 大屏)."""
     in_period = and_(Transfer.offered_at >= window.start, Transfer.offered_at <= window.end)
     dialect = session.get_bind().dialect.name
     rows = session.execute(
@@ -463,7 +466,7 @@ def linkage_flows(session: Session, window: Window, site_role: str) -> list[Link
     ).all())
     overdue_now = dict(session.execute(
         select(Transfer.direction, func.count())
-        .where(Transfer.state == "offered", Transfer.sign_due_at < window.end).group_by(Transfer.direction)
+        .where(Transfer.state == "offered", Transfer.sign_due_at < (now or window.end)).group_by(Transfer.direction)
     ).all())
     accept_minutes = dict(session.execute(
         select(Transfer.direction, func.avg(_seconds(Transfer.offered_at, Transfer.accepted_at, dialect)) / 60.0)
@@ -525,7 +528,7 @@ def hotline_figures(ctx: Ctx, period: str) -> HotlineFigures:
         satisfaction=satisfaction_rate(session, window),
         on_time_completion=on_time_completion_rate(session, window),
         first_attempt_connection=first_attempt_connection_rate(session, window.start,
-                                                               window.end + timedelta(microseconds=1)),
+                                                               window.end + timedelta(microseconds=1), tz),
         linkage=linkage_flows(session, window, "hotline"),
         hotspots=_dashboard_hotspots(ctx, period),
     )

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from civiclink.audit.service import record_event
-from civiclink.callcentre import service
+from civiclink.callcentre import rollup, service
 from civiclink.callcentre.models import Call, CallEvent
 from civiclink.callcentre.schemas import MAX_EVENTS, CallEventIn, IngestRead, MissedCallbackIn
 from civiclink.context import Ctx
@@ -43,11 +43,16 @@ def do_record_call_events(ctx: Ctx, events: list[CallEventIn], *, actor: Actor, 
                               incident_number=e.incident, batch=batch, recorded_at=ctx.now))
     session.flush()
     refs = sorted({e.call_id for _d, e in new})
+    # The days whose calls change — where they counted before (a late ``offered`` can move a call to another
+    # day) and after, and those of calls that became or stopped being redials — are no longer rolled up.
+    days = set(session.execute(select(Call.local_day).where(Call.call_ref.in_(refs))).scalars()) if refs else set()
     calls = service.assemble(ctx, set(refs))
+    days |= {c.local_day for c in calls}
     callers = {c.caller for c in calls if c.caller}
     if callers:
         times = [c.offered_at for c in calls]
-        service.mark_redials_and_settle(ctx, callers, min(times), max(times))
+        days |= service.mark_redials_and_settle(ctx, callers, min(times), max(times))
+    rollup.unbuild(session, days)
     result = IngestRead(batch=batch, received=len(events), recorded=len(new), duplicates=len(events) - len(new),
                         calls=len(refs))
     if new:

@@ -1,5 +1,5 @@
-"""``civiclink calls …``: import call events from CSV (what a CTI adapter would post), the connection KPIs, and
-the 漏接回拨 list (docs/cti.md)."""
+"""``civiclink calls …``: import call events from CSV (what a CTI adapter would post), the connection KPIs and
+their roll-up, and the 漏接回拨 list (docs/cti.md)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,27 @@ def import_events(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fal
         err.print(f"  …… 另有 {len(problems) - 20} 行错误")
     if problems:
         fail("部分行未导入", 1)
+
+
+@calls_app.command("rollup")
+def rollup(rebuild: Annotated[bool, typer.Option("--rebuild", help="丢弃已有汇总，全部重算")] = False,
+           max_days: Annotated[int | None, typer.Option("--max-days", min=1, help="本次最多汇总的天数")] = None):
+    """Roll up the connection KPIs of every finished day not yet rolled up (the server does it every minute by
+    itself; docs/cti.md, "Roll-up")."""
+    import time
+
+    from civiclink.app import build_state
+    from civiclink.callcentre.rollup import refresh
+    from civiclink.cli import console, day_progress, load_settings
+
+    state = build_state(load_settings())
+    started = time.perf_counter()
+    try:
+        with day_progress("汇总话务指标（按日）") as progress:
+            report = refresh(state, max_days=max_days, rebuild=rebuild, progress=progress)
+    finally:
+        state.engine.dispose()
+    console.print(f"汇总话务 {len(report.built)} 天；尚余 {report.remaining} 天（{time.perf_counter() - started:.1f} 秒）")
 
 
 @calls_app.command("kpis")

@@ -80,3 +80,33 @@ class Call(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class CallRollup(Base):
+    """The connection KPIs' sums (``callcentre.service.sums``) of one finished local day, one hour of it and one
+    班组 ('' for none): what a period's KPIs add up instead of reading its calls (docs/cti.md, "Roll-up"). Derived
+    data, like a cache: rebuilt from the calls at any time, never edited, so its writes are not audit events."""
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team: Mapped[str] = mapped_column(String(20), primary_key=True)
+    offered: Mapped[int] = mapped_column(Integer)  # calls wanting a person (every call but short abandons)
+    answered: Mapped[int] = mapped_column(Integer)
+    in_target: Mapped[int] = mapped_column(Integer)  # answered within the target (15 s)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    short: Mapped[int] = mapped_column(Integer)
+    contacts: Mapped[int] = mapped_column(Integer)  # first attempts
+    first: Mapped[int] = mapped_column(Integer)  # first attempts answered
+    wait: Mapped[float] = mapped_column(Float)  # seconds waited by answered calls
+    talk: Mapped[float] = mapped_column(Float)
+    talked: Mapped[int] = mapped_column(Integer)
+
+
+class CallRollupDay(Base):
+    """A local day whose roll-up rows are complete, and the answer target they were counted with. A day without
+    this row is read from the calls; events or redials that change a day's calls remove its row in the same
+    transaction (``callcentre.rollup.unbuild``)."""
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    answer_target_seconds: Mapped[int] = mapped_column(Integer)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime)

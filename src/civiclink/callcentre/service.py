@@ -30,11 +30,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from civiclink.analytics.facts import day_runs, local_midnight
 from civiclink.analytics.service import _rate
-from civiclink.callcentre.models import Call, CallEvent
+from civiclink.callcentre import rollup
+from civiclink.callcentre.models import Call, CallEvent, CallRollup, CallRollupDay
 from civiclink.callcentre.schemas import CallbackRead, CallRead, ConnectionKpisRead, ConnectionRow
 from civiclink.context import Ctx
 from civiclink.errors import Forbidden, NotFound
@@ -187,9 +189,10 @@ def _fill(call: Call, events: list[CallEvent], tz, judge: Judgement, now: dateti
         call.callback_state = None  # an event that came late: the call was answered after all
 
 
-def mark_redials_and_settle(ctx: Ctx, callers: set[str], since: datetime, until: datetime) -> None:
+def mark_redials_and_settle(ctx: Ctx, callers: set[str], since: datetime, until: datetime) -> set[date]:
     """Recompute ``redial`` for the calls of ``callers`` offered around [since, until], and settle pending
-    call-backs of callers who got through afterwards (their calls may have arrived in any order)."""
+    call-backs of callers who got through afterwards (their calls may have arrived in any order). Returns the
+    local days of the calls whose ``redial`` changed (their KPIs did)."""
     judge = Judgement.of(ctx.settings)
     window = timedelta(minutes=judge.redial_minutes)
     settle = timedelta(hours=judge.callback_window_hours)
@@ -201,18 +204,21 @@ def mark_redials_and_settle(ctx: Ctx, callers: set[str], since: datetime, until:
                 Call.caller.in_(chunk), Call.offered_at >= since - reach, Call.offered_at <= until + reach)
                 .order_by(Call.offered_at, Call.id)).scalars():
             by_caller[call.caller].append(call)
+    changed: set[date] = set()
     for calls in by_caller.values():
         for i, call in enumerate(calls):
             earlier = (p for p in reversed(calls[:i]) if call.offered_at - p.offered_at <= window)
             redial = any(p.outcome != "answered" and not p.short_abandon for p in earlier)
             if call.redial != redial:
                 call.redial = redial
+                changed.add(call.local_day)
             if call.callback_state == "pending" and any(
                     later.outcome == "answered" and call.offered_at < later.offered_at <= call.offered_at + settle
                     for later in calls[i + 1:]):
                 call.callback_state, call.callback_at = "not_needed", ctx.now
                 call.callback_by, call.callback_note = "system", "来电人此后已再次接通"
     session.flush()
+    return changed
 
 
 # -- reading -------------------------------------------------------------------------------------------------------
@@ -270,7 +276,9 @@ def _row(key, label, v) -> ConnectionRow:
         average_talk_seconds=round(talk / talked, 1) if talked else None)
 
 
-def _sums(judge: Judgement):
+def sums(judge: Judgement):
+    """The sums every connection KPI is made of, over a set of calls (``_row`` turns them into rates); the call
+    roll-up keeps them per day, hour and 班组 (``callcentre.rollup``)."""
     wanting = Call.short_abandon.is_(False)
     answered = Call.outcome == "answered"
 
@@ -301,21 +309,40 @@ def _add(into: list, values: list) -> None:
         into[i] += v
 
 
+def _hourly_and_teams(session: Session, judge: Judgement, days: list[date]):
+    """The sums of the calls offered on ``days`` per (day, hour) and per team: built days from the roll-up
+    (``callcentre.rollup``), the others (today, a day changed since) from the calls — two queries each."""
+    hourly: dict[tuple[date, int], list] = defaultdict(_zero)
+    by_team: dict[str, list] = defaultdict(_zero)
+    built = rollup.built_days(session, days[0], days[-1], judge.answer_target_seconds)
+    live = [d for d in days if d not in built]
+    sources = []
+    if built:
+        columns = [func.sum(getattr(CallRollup, name)) for name in rollup.SUMS]
+        sources.append((CallRollup.day, CallRollup.hour, CallRollup.team, columns,
+                        or_(*[CallRollup.day.between(a, b) for a, b in day_runs(built)])))
+    if live:
+        sources.append((Call.local_day, Call.local_hour, func.coalesce(Call.team, ""), sums(judge),
+                        or_(*[Call.local_day.between(a, b) for a, b in day_runs(live)])))
+    for day_column, hour_column, team_column, columns, where in sources:
+        for day, hour, *rest in session.execute(select(day_column, hour_column, *columns).where(where)
+                                                .group_by(day_column, hour_column)):
+            _add(hourly[(day, hour)], _values(rest))
+        for team, *rest in session.execute(select(team_column, *columns).where(where).group_by(team_column)):
+            _add(by_team[team or ""], _values(rest))
+    return hourly, by_team
+
+
 def connection_kpis(ctx: Ctx, first: date, last: date) -> ConnectionKpisRead:
-    """The connection KPIs of calls offered on local days ``first``..``last`` (see the module's definitions): one
-    query grouped by day and hour (at most 24 rows a day), one by team, added up here."""
+    """The connection KPIs of calls offered on local days ``first``..``last`` (see the module's definitions): per
+    day and hour (at most 24 rows a day) and per team, added up here."""
     session, judge = ctx.session, Judgement.of(ctx.settings)
-    in_period = and_(Call.local_day >= first, Call.local_day <= last)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     total, by_hour, by_day = _zero(), defaultdict(_zero), defaultdict(_zero)
-    hourly: dict[tuple[date, int], list] = {}
-    for day, hour, *rest in session.execute(select(Call.local_day, Call.local_hour, *_sums(judge))
-                                            .where(in_period).group_by(Call.local_day, Call.local_hour)):
-        values = hourly[(day, hour)] = _values(rest)
+    hourly, by_team = _hourly_and_teams(session, judge, days)
+    for (day, hour), values in hourly.items():
         for into in (total, by_hour[hour], by_day[day]):
             _add(into, values)
-    by_team = {team or "": _values(rest) for team, *rest in session.execute(
-        select(Call.team, *_sums(judge)).where(in_period).group_by(Call.team))}
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     return ConnectionKpisRead(
         start=first, end=last, answer_target_seconds=judge.answer_target_seconds,
         redial_minutes=judge.redial_minutes, short_abandon_seconds=judge.short_abandon_seconds,
@@ -347,13 +374,38 @@ def _worst_24h(hourly: dict, days: list[date]) -> ConnectionRow | None:
     return _row(worst[1], worst[2], worst[3]) if worst else None
 
 
-def first_attempt_rate(session: Session, start: datetime, end: datetime) -> tuple[int, int]:
-    """(first attempts answered, first attempts) of calls offered in [start, end): 一次接通率's parts."""
-    row = session.execute(select(
-        func.sum(case((and_(Call.outcome == "answered", Call.redial.is_(False)), 1), else_=0)),
-        func.sum(case((and_(Call.short_abandon.is_(False), Call.redial.is_(False)), 1), else_=0)),
-    ).where(Call.offered_at >= start, Call.offered_at < end)).one()
-    return int(row[0] or 0), int(row[1] or 0)
+def first_attempt_rate(session: Session, start: datetime, end: datetime, tz=None) -> tuple[int, int]:
+    """(first attempts answered, first attempts) of calls offered in [start, end): 一次接通率's parts. With the
+    site's ``tz``, the whole local days inside that are rolled up are read from the roll-up (first attempts do not
+    depend on the answer target, so any built day will do), the rest from the calls."""
+    spans, built = [(start, end)], []
+    if tz is not None:
+        first = start.astimezone(tz).date()
+        if local_midnight(first, tz) < start:
+            first += timedelta(days=1)
+        after = end.astimezone(tz).date()  # the days before it end by ``end``
+        if first < after:
+            built = sorted(session.execute(select(CallRollupDay.day).where(
+                CallRollupDay.day >= first, CallRollupDay.day < after)).scalars())
+        spans, cursor = [], start
+        for a, b in day_runs(built):
+            if cursor < local_midnight(a, tz):
+                spans.append((cursor, local_midnight(a, tz)))
+            cursor = local_midnight(b + timedelta(days=1), tz)
+        if cursor < end:
+            spans.append((cursor, end))
+    n = d = 0
+    if built:
+        row = session.execute(select(func.sum(CallRollup.first), func.sum(CallRollup.contacts)).where(
+            or_(*[CallRollup.day.between(a, b) for a, b in day_runs(built)]))).one()
+        n, d = int(row[0] or 0), int(row[1] or 0)
+    if spans:
+        row = session.execute(select(
+            func.sum(case((and_(Call.outcome == "answered", Call.redial.is_(False)), 1), else_=0)),
+            func.sum(case((and_(Call.short_abandon.is_(False), Call.redial.is_(False)), 1), else_=0)),
+        ).where(or_(*[and_(Call.offered_at >= a, Call.offered_at < b) for a, b in spans]))).one()
+        n, d = n + int(row[0] or 0), d + int(row[1] or 0)
+    return n, d
 
 
 def has_calls(session: Session) -> bool:

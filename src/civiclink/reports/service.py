@@ -253,6 +253,14 @@ def _span_dates(scope: kpis.Scope, tz) -> tuple[date, date]:
     return scope.start.astimezone(tz).date(), (scope.end - timedelta(microseconds=1)).astimezone(tz).date()
 
 
+def _days_read(scope: kpis.Scope, tz) -> int:
+    """The local days of ``scope`` read so far (all of them for a past range; none for one still to come)."""
+    until = scope.read_until()
+    if until <= scope.start:
+        return 0
+    return ((until - timedelta(microseconds=1)).astimezone(tz).date() - scope.start.astimezone(tz).date()).days + 1
+
+
 def _average(total: int, days: int) -> float:
     return total / days if days else 0.0
 
@@ -284,7 +292,8 @@ def summary(ctx: Ctx, actor: Actor, start: date, end: date, *, place: str | None
 
     volume = kpis.volume(session, scope)
     c_volume = kpis.volume(session, earlier)
-    daily, c_daily = _average(volume, days), _average(c_volume, c_days)
+    # A range still going on (this month) is averaged over its days so far, today included; so is its 同比.
+    daily, c_daily = _average(volume, _days_read(scope, tz)), _average(c_volume, _days_read(earlier, tz))
     change = round(100 * (daily - c_daily) / c_daily, 1) if c_volume else None
     satisfaction = kpis.satisfaction_rate(session, scope)
     c_satisfaction = kpis.satisfaction_rate(session, earlier)
@@ -315,7 +324,7 @@ def summary(ctx: Ctx, actor: Actor, start: date, end: date, *, place: str | None
         by_request_type=by("request_type"), satisfaction=satisfaction,
         on_time_completion=kpis.on_time_completion_rate(session, scope),
         direct_answer=kpis.direct_answer_rate(session, scope),
-        first_attempt_connection=analytics.first_attempt_connection_rate(session, scope.start, scope.end),
+        first_attempt_connection=analytics.first_attempt_connection_rate(session, scope.start, scope.end, tz),
         linkage=kpis.linkage(session, scope, ctx.settings.site_role),
         hotspots=report_hotspots(ctx, start, end, place_unit, place_ids),
         topics=[topic_days(ctx, topic, start, end, place=place)

@@ -720,7 +720,7 @@ def do_approve_extension(ctx: Ctx, order: WorkOrder, body: s.NoteIn, *, actor: A
     order.state_before = None
     _move(ctx, order, Action.APPROVE_EXTENSION, State.IN_PROGRESS, actor=actor, role=role,
           data={"extra": str(extra) if extra else None, "new_due_at": handle.due_at if handle else None,
-                "note": body.note, "clock_was": was})
+                "note": body.note} | ({"clock_was": was} if was else {}))
     return order
 
 
