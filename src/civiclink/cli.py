@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -95,15 +95,26 @@ def cli_actor(ctx: Ctx, username: str | None):
     return actor_for(user, unit_code=unit.code if unit else None)
 
 
-@contextmanager
-def day_progress(title: str) -> Iterator:
-    """A progress bar over days for a roll-up (``progress(done, total)``), gone when it is done."""
+def run_rollup(title: str, refresh: Callable, settings: Settings, *, rebuild: bool, max_days: int | None):
+    """``refresh(state, …)`` of a roll-up (the KPIs', the calls') by hand, with a progress bar over its days:
+    (its report, seconds taken)."""
+    import time
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
-        task = bar.add_task("days", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    from civiclink.app import build_state
+
+    state = build_state(settings)
+    started = time.perf_counter()
+    try:
+        with Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("days", total=None)
+            report = refresh(state, max_days=max_days, rebuild=rebuild,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+    finally:
+        state.engine.dispose()
+    return report, time.perf_counter() - started
 
 
 def print_json(data) -> None:

@@ -12,6 +12,16 @@ from civiclink.db import begin_write
 log = logging.getLogger("civiclink.periodic")
 
 
+def rollup_task(state, *, name: str, refresh: Callable, describe: Callable) -> PeriodicTask:
+    """A roll-up's background task: ``refresh(state, max_days=…)`` every ``analytics.rollup_interval_seconds``,
+    at once at start, and again at once while a backlog remains (``report.remaining``)."""
+    settings = state.settings.analytics
+    return PeriodicTask(state, name=name, interval=settings.rollup_interval_seconds,
+                        work=lambda _state: refresh(_state, max_days=settings.rollup_days_per_run),
+                        first_at_start=True, describe=describe, own_transactions=True,
+                        again=lambda report: report.remaining > 0)
+
+
 class PeriodicTask:
     """``work(ctx)`` every ``interval`` seconds; ``first_at_start``: the first run at once (a task that catches
     up after a stop) rather than one interval later (one that must not rush out notices after a restart).

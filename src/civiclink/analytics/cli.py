@@ -3,7 +3,6 @@ every minute by itself; docs/kpi.md, "Pre-aggregation")."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -16,18 +15,11 @@ def rollup(rebuild: Annotated[bool, typer.Option("--rebuild", help="丢弃已有
            max_days: Annotated[int | None, typer.Option("--max-days", min=1, help="本次最多汇总的天数")] = None):
     """Roll up every finished day not yet rolled up (and those changes reached back into), then the months."""
     from civiclink.analytics.rollup import refresh
-    from civiclink.app import build_state
-    from civiclink.cli import console, day_progress, fail, load_settings
+    from civiclink.cli import console, fail, load_settings, run_rollup
 
     settings = load_settings()
     if settings.site_role != "hotline":
         fail("考核指标只在 12345 站点汇总")
-    state = build_state(settings)
-    started = time.perf_counter()
-    try:
-        with day_progress("汇总考核指标（按日）") as progress:
-            report = refresh(state, max_days=max_days, rebuild=rebuild, progress=progress)
-    finally:
-        state.engine.dispose()
+    report, seconds = run_rollup("汇总考核指标（按日）", refresh, settings, rebuild=rebuild, max_days=max_days)
     console.print(f"汇总 {len(report.built)} 天、{len(report.months)} 个月、今日 {report.hours} 个整点时段；"
-                  f"因 {report.changed_orders} 件工单变更而重算 {report.unbuilt} 天；尚余 {report.remaining} 天（{time.perf_counter() - started:.1f} 秒）")
+                  f"因 {report.changed_orders} 件工单变更而重算 {report.unbuilt} 天；尚余 {report.remaining} 天（{seconds:.1f} 秒）")

@@ -357,10 +357,6 @@ def refresh(state, *, max_days: int | None = None, rebuild: bool = False, now: d
 
 def rollup_task(state):
     """The server's background task (a 12345 site; ``analytics.rollup_enabled``)."""
-    from civiclink.periodic import PeriodicTask
+    from civiclink import periodic
 
-    settings = state.settings.analytics
-    return PeriodicTask(state, name="kpi-rollup", interval=settings.rollup_interval_seconds,
-                        work=lambda _state: refresh(_state, max_days=settings.rollup_days_per_run),
-                        first_at_start=True, describe=RefreshReport.describe, own_transactions=True,
-                        again=lambda report: report.remaining > 0)
+    return periodic.rollup_task(state, name="kpi-rollup", refresh=refresh, describe=RefreshReport.describe)

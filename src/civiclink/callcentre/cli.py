@@ -56,20 +56,11 @@ def rollup(rebuild: Annotated[bool, typer.Option("--rebuild", help="丢弃已有
            max_days: Annotated[int | None, typer.Option("--max-days", min=1, help="本次最多汇总的天数")] = None):
     """Roll up the connection KPIs of every finished day not yet rolled up (the server does it every minute by
     itself; docs/cti.md, "Roll-up")."""
-    import time
-
-    from civiclink.app import build_state
     from civiclink.callcentre.rollup import refresh
-    from civiclink.cli import console, day_progress, load_settings
+    from civiclink.cli import console, load_settings, run_rollup
 
-    state = build_state(load_settings())
-    started = time.perf_counter()
-    try:
-        with day_progress("汇总话务指标（按日）") as progress:
-            report = refresh(state, max_days=max_days, rebuild=rebuild, progress=progress)
-    finally:
-        state.engine.dispose()
-    console.print(f"汇总话务 {len(report.built)} 天；尚余 {report.remaining} 天（{time.perf_counter() - started:.1f} 秒）")
+    report, seconds = run_rollup("汇总话务指标（按日）", refresh, load_settings(), rebuild=rebuild, max_days=max_days)
+    console.print(f"汇总话务 {len(report.built)} 天；尚余 {report.remaining} 天（{seconds:.1f} 秒）")
 
 
 @calls_app.command("kpis")

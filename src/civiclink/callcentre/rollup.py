@@ -123,11 +123,7 @@ def refresh(state, *, max_days: int | None = None, rebuild: bool = False, now: d
 
 
 def rollup_task(state):
-    """The server's background task (``analytics.rollup_enabled``, with the KPI roll-up's interval and slice)."""
-    from civiclink.periodic import PeriodicTask
+    """The server's background task (both sites; ``analytics.rollup_enabled``)."""
+    from civiclink import periodic
 
-    settings = state.settings.analytics
-    return PeriodicTask(state, name="call-rollup", interval=settings.rollup_interval_seconds,
-                        work=lambda _state: refresh(_state, max_days=settings.rollup_days_per_run),
-                        first_at_start=True, describe=CallRollupReport.describe, own_transactions=True,
-                        again=lambda report: report.remaining > 0)
+    return periodic.rollup_task(state, name="call-rollup", refresh=refresh, describe=CallRollupReport.describe)
