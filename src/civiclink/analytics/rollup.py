@@ -75,7 +75,7 @@ class RefreshReport:
         if not (self.built or self.months or self.unbuilt):
             return None  # today's hours are built every few minutes: not worth a log line of their own
         return (f"{len(self.built)} days, {len(self.months)} months and {self.hours} hours built, {self.unbuilt} "
-                f"days reopened by {self.changed_orders} changed 工单, {self.remaining} days left")
+                f"days reopened by changes ({self.changed_orders} 工单 changed), {self.remaining} days left")
 
 
 def _lock(session: Session) -> None:
