@@ -205,22 +205,22 @@ def test_report_today_counts_up_to_now(state, session, actors):
 
 
 def test_a_range_still_going_on_is_averaged_over_its_days_so_far(state, session, actors):
-    """日均 of "this month" on its 10th is the volume ÷ 10 days (today included), not ÷ 31; its 同比 is read to
-    the same point of the year before."""
+    """日均 of "this month" on its 10th is the volume ÷ 10 days (today included), not ÷ 31; its 同比, a whole
+    month in the past, ÷ its 31 days."""
     from tests.helpers import register
 
     now = local(2026, 3, 10, 15, 0)
     ctx = state.ctx(session, now=now)
     for day in (2, 5, 9):
         register(ctx.at(local(2026, 3, day, 10, 0)), actors)
-    register(ctx.at(local(2025, 3, 4, 10, 0)), actors)  # a year earlier, within the first 10 days
-    register(ctx.at(local(2025, 3, 20, 10, 0)), actors)  # a year earlier, after the same point
+    register(ctx.at(local(2025, 3, 4, 10, 0)), actors)  # a year earlier
+    register(ctx.at(local(2025, 3, 20, 10, 0)), actors)
     register(ctx.at(local(2026, 3, 10, 9, 0)), actors)  # today, before now
     session.commit()
     report = service.summary(ctx, SYSTEM, date(2026, 3, 1), date(2026, 3, 31))
     assert report.days == 31 and report.volume == 4 and report.daily_average == 0.4  # 4 ÷ 10 days
-    assert report.comparison.volume == 1 and report.comparison.daily_average == 0.1  # 1 ÷ 10 days, to 10 March
-    assert report.comparison.change_pct == 300.0
+    assert report.comparison.volume == 2 and report.comparison.daily_average == 0.1  # 2 ÷ 31 days
+    assert report.comparison.change_pct == 520.0  # 0.4 against 0.0645 a day
 
 
 def test_linkage_counts_a_transfer_late_only_once_its_limit_has_passed(state, session, actors):

@@ -93,17 +93,14 @@ class Scope:
                    district_id, now)
 
     def previous(self) -> Scope:
-        """The span of the same length just before (环比) — read as far into it as this one is read (today so far:
-        yesterday up to the same time)."""
-        length = self.end - self.start
-        return replace(self, start=self.start - length, end=self.start,
-                       now=self.now - length if self.now is not None else None)
+        """The span of the same length just before (环比), whole. (Read only as far as this one is read — yesterday
+        up to this time of day — it would be a partial day of base tables at every read: 0.1 s more for today's
+        KPI set at 10 M 工单 on SQLite, 5× the 100 k time. The 大屏 compares the same wall-clock instead.)"""
+        return replace(self, start=self.start - (self.end - self.start), end=self.start)
 
     def year_earlier(self) -> Scope:
-        """The same span a year earlier (同比), read as far into it as this one is; 29 February stands for 28
-        February."""
-        return replace(self, start=_year_earlier(self.start), end=_year_earlier(self.end),
-                       now=_year_earlier(self.now) if self.now is not None else None)
+        """The same span a year earlier (同比), whole; 29 February stands for 28 February."""
+        return replace(self, start=_year_earlier(self.start), end=_year_earlier(self.end))
 
     def read_until(self) -> datetime:
         """Where the span is read to: its end, or now when now comes first."""
