@@ -43,11 +43,9 @@ def do_record_call_events(ctx: Ctx, events: list[CallEventIn], *, actor: Actor, 
                               incident_number=e.incident, batch=batch, recorded_at=ctx.now))
     session.flush()
     refs = sorted({e.call_id for _d, e in new})
-    # The days whose calls change — where they counted before (a late ``offered`` can move a call to another
-    # day) and after, and those of calls that became or stopped being redials — are no longer rolled up.
-    days = set(session.execute(select(Call.local_day).where(Call.call_ref.in_(refs))).scalars()) if refs else set()
-    calls = service.assemble(ctx, set(refs))
-    days |= {c.local_day for c in calls}
+    # The days whose calls change — where they count, where they counted before, and those of calls that became
+    # or stopped being redials — are no longer rolled up.
+    calls, days = service.assemble(ctx, set(refs))
     callers = {c.caller for c in calls if c.caller}
     if callers:
         times = [c.offered_at for c in calls]

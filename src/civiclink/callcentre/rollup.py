@@ -14,7 +14,6 @@ The server keeps it up to date in the background (both sites take calls); ``civi
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,8 +23,6 @@ from sqlalchemy.orm import Session
 
 from civiclink.callcentre.models import Call, CallRollup, CallRollupDay
 from civiclink.db import begin_write
-
-log = logging.getLogger(__name__)
 
 SUMS = ("offered", "answered", "in_target", "abandoned", "short", "contacts", "first", "wait", "talk", "talked")
 DAYS_PER_WRITE = 7  # days read and written per write transaction (each holds the write lock a few ms to 0.1 s)

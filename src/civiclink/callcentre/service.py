@@ -96,8 +96,10 @@ def _chunks(items):
         yield items[i:i + CHUNK]
 
 
-def assemble(ctx: Ctx, call_refs: set[str]) -> list[Call]:
-    """Rebuild the calls ``call_refs`` from all their events (idempotent): a few queries for the whole set."""
+def assemble(ctx: Ctx, call_refs: set[str]) -> tuple[list[Call], set[date]]:
+    """Rebuild the calls ``call_refs`` from all their events (idempotent): a few queries for the whole set. Returns
+    the calls, and the local days they count on now and counted on before (a late ``offered`` event can move a
+    call to another day)."""
     from civiclink.incidents.models import Incident
     from civiclink.orgs.models import User
     from civiclink.workorders.models import WorkOrder
@@ -116,20 +118,23 @@ def assemble(ctx: Ctx, call_refs: set[str]) -> list[Call]:
     orders = _lookup(session, WorkOrder.id, WorkOrder.number, {e.order_number for e in every if e.order_number})
     incidents = _lookup(session, Incident.id, Incident.number,
                         {e.incident_number for e in every if e.incident_number})
-    out = []
+    out, days = [], set()
     with session.no_autoflush:  # the calls are complete only at the end
         for ref in sorted(events):
             call = calls.get(ref)
             if call is None:
                 call = Call(call_ref=ref)
                 session.add(call)
+            else:
+                days.add(call.local_day)
             _fill(call, events[ref], tz, judge, ctx.now)
+            days.add(call.local_day)
             call.order_id = orders.get(call.order_number or "")
             call.incident_id = incidents.get(call.incident_number or "")
             call.agent_user_id = users.get(call.agent or "")
             out.append(call)
     session.flush()
-    return out
+    return out, days
 
 
 def _lookup(session: Session, id_column, key_column, keys: set[str]) -> dict[str, int]:

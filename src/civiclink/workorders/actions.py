@@ -251,12 +251,12 @@ def _start_clock(ctx: Ctx, order: WorkOrder, stage: str, existing: dict[str, Sta
     return clock
 
 
-def _clock_was(clock: StageClock | None) -> list[datetime]:
-    """The times a clock counted at before an action moves them (its stop, its deadline), for the audit event:
-    the KPI roll-up rebuilds the days they fall on, which no longer count the clock (analytics/rollup.py)."""
-    if clock is None:
-        return []
-    return [t for t in (clock.stopped_at, clock.due_at) if t is not None]
+def _clock_was(clock: StageClock | None) -> dict[str, list[datetime]]:
+    """For the audit event's data of an action about to move a clock: the times it counted at (its stop, its
+    deadline). The KPI roll-up rebuilds the days they fall on, which no longer count the clock
+    (analytics/rollup.py). Empty when there is no such time."""
+    times = [t for t in (clock.stopped_at, clock.due_at) if t is not None] if clock is not None else []
+    return {"clock_was": times} if times else {}
 
 
 def _stop_clock(ctx: Ctx, existing: dict[str, StageClock], stage: str, reason: str) -> None:
@@ -663,7 +663,7 @@ def do_reject_return(ctx: Ctx, order: WorkOrder, body: s.ReasonIn, *, actor: Act
         assignment.return_decision_note = body.reason
     back = order.state_before or State.DISPATCHED
     sign = existing.get("sign")
-    was: list[datetime] = []
+    was: dict = {}
     if back == State.DISPATCHED and sign is not None and sign.stopped_at is not None:
         # The time the dispute took does not count against the unit's 签收 clock.
         was = _clock_was(sign)
@@ -671,7 +671,7 @@ def do_reject_return(ctx: Ctx, order: WorkOrder, body: s.ReasonIn, *, actor: Act
     order.state_before = None
     order.owner_unit_id = order.handling_unit_id
     _move(ctx, order, Action.REJECT_RETURN, back, actor=actor, role=role,
-          data={"reason": body.reason} | ({"clock_was": was} if was else {}))
+          data={"reason": body.reason} | was)
     return order
 
 
@@ -720,7 +720,7 @@ def do_approve_extension(ctx: Ctx, order: WorkOrder, body: s.NoteIn, *, actor: A
     order.state_before = None
     _move(ctx, order, Action.APPROVE_EXTENSION, State.IN_PROGRESS, actor=actor, role=role,
           data={"extra": str(extra) if extra else None, "new_due_at": handle.due_at if handle else None,
-                "note": body.note} | ({"clock_was": was} if was else {}))
+                "note": body.note} | was)
     return order
 
 
@@ -738,13 +738,13 @@ def do_pause_clock(ctx: Ctx, order: WorkOrder, body: s.PauseIn, *, actor: Actor)
     """Waiting on the citizen (补充材料, 约定上门时间): the 办理 clock stops counting."""
     role = authorize(ctx, order, Action.PAUSE, actor, body.version)
     handle = _clocks(ctx, order).get("handle")
-    was: list[datetime] = []
+    was: dict = {}
     if _running(handle) and handle.paused_since is None:
         was = _clock_was(handle)  # a paused clock is late nowhere: not on its old deadline's day either
         clocks.pause(handle, now=ctx.now, reason=body.reason)
     order.waiting_on_citizen = True
     _move(ctx, order, Action.PAUSE, None, actor=actor, role=role,
-          data={"reason": body.reason} | ({"clock_was": was} if was else {}))
+          data={"reason": body.reason} | was)
     return order
 
 
@@ -819,13 +819,13 @@ def do_reject_reply(ctx: Ctx, order: WorkOrder, body: s.ReasonIn, *, actor: Acto
         reply.review, reply.reviewed_at, reply.reviewed_by_id, reply.review_note = "rejected", ctx.now, actor.user_id, body.reason
     existing = _clocks(ctx, order)
     handle = existing.get("handle")
-    was: list[datetime] = []
+    was: dict = {}
     if handle is not None and handle.stopped_at is not None:
         was = _clock_was(handle)
         clocks.restart(handle, now=ctx.now, calendar=ctx.calendar, yellow_share=ctx.settings.sla.yellow_share)
     order.owner_unit_id = order.handling_unit_id
     _move(ctx, order, Action.REJECT_REPLY, State.IN_PROGRESS, actor=actor, role=role,
-          data={"reason": body.reason} | ({"clock_was": was} if was else {}))
+          data={"reason": body.reason} | was)
     return order
 
 
